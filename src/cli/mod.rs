@@ -1,0 +1,82 @@
+//! The command line (`../shared/docs/CLI.md`): clap definitions and dispatch. anyhow is
+//! used only here, at the edge; messages name the file, the resource and the field.
+
+mod decrypt;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "kunseal", version, about = "Decrypt SOPS files and unseal SealedSecrets at render time")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Decrypt a SOPS file, like `sops decrypt`.
+    Decrypt(decrypt::DecryptArgs),
+}
+
+/// Runs kunseal with the process arguments and returns the exit code:
+/// 0 success, 1 failure, 2 usage error.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "kunseal: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Decrypt(args)) => decrypt::run(args),
+        None => anyhow::bail!("no command given; see `kunseal --help`"),
+    }
+}
+
+/// Writes `bytes` to stdout in one go (nothing is written before everything succeeded).
+pub(crate) fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `Kind namespace/name` of a Kubernetes manifest, from clear (unencrypted) fields only.
+pub(crate) fn describe_resource(branch: &[kunseal_tree::Item]) -> Option<String> {
+    use kunseal_tree::{map_get, Value};
+    let clear = |v: Option<&Value>| match v {
+        Some(Value::Str(s)) if !s.starts_with("ENC[") => Some(s.clone()),
+        _ => None,
+    };
+    let kind = clear(map_get(branch, "kind"))?;
+    let md = map_get(branch, "metadata");
+    let name = clear(md.and_then(|m| m.get("name"))).unwrap_or_else(|| "?".into());
+    Some(match clear(md.and_then(|m| m.get("namespace"))) {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    })
+}
+
+use crate::tree as kunseal_tree;

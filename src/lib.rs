@@ -1,0 +1,16 @@
+//! kunseal turns encrypted Kubernetes secrets back into plain Secrets at render time.
+//!
+//! - [`sops`]: decrypts files written by sops 3.3–3.11 in every store (YAML, JSON, dotenv,
+//!   INI, binary), checks the MAC, opens key groups with Shamir thresholds. Format and traps:
+//!   `../shared/docs/SOPS-FORMAT.md`.
+//! - [`keys`]: the key backends behind one trait (age X25519 and SSH, PGP through `gpg`).
+//! - [`yaml`]: the only module that touches the YAML parser: ordered, typed trees with
+//!   comments, and an emitter that writes them back the way go-yaml v3 does.
+//! - [`cli`]: the command line of `../shared/docs/CLI.md`.
+
+pub mod cli;
+pub mod gofmt;
+pub mod keys;
+pub mod sops;
+pub mod tree;
+pub mod yaml;
