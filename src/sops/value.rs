@@ -45,9 +45,11 @@ pub struct EncValue {
 /// at the end); base64 holds no ',' so splitting on the field names is equivalent.
 pub fn parse(s: &str) -> Result<EncValue, ValueError> {
     let rest = s.strip_prefix("ENC[AES256_GCM,data:").ok_or(ValueError::Format)?;
-    let (data, rest) = rest.split_once(",iv:").ok_or(ValueError::Format)?;
-    let (iv, rest) = rest.split_once(",tag:").ok_or(ValueError::Format)?;
-    let (tag, rest) = rest.split_once(",type:").ok_or(ValueError::Format)?;
+    let mut fields = rest.splitn(4, ',');
+    let data = fields.next().ok_or(ValueError::Format)?;
+    let iv = fields.next().and_then(|f| f.strip_prefix("iv:")).ok_or(ValueError::Format)?;
+    let tag = fields.next().and_then(|f| f.strip_prefix("tag:")).ok_or(ValueError::Format)?;
+    let rest = fields.next().and_then(|f| f.strip_prefix("type:")).ok_or(ValueError::Format)?;
     let close = rest.rfind(']').ok_or(ValueError::Format)?;
     let ty = &rest[..close];
     if data.is_empty() || iv.is_empty() || tag.is_empty() || ty.is_empty() || ty.contains('\n') {

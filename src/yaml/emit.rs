@@ -204,6 +204,10 @@ impl Emitter {
     /// go-yaml's `stringv` + libyaml's scalar analysis: plain where it reads back as the same
     /// string, literal block for multi-line text, else single or double quotes.
     fn string(&mut self, s: &str, col: usize, is_key: bool) {
+        if is_simple_plain(s) {
+            self.out.push_str(s);
+            return;
+        }
         let a = analyze(s);
         let resolves_other = !matches!(resolve_plain(s), Value::Str(_)) || is_old_bool(s) || is_base60_float(s);
         if s.contains('\n') && !is_key {
@@ -282,6 +286,20 @@ impl Emitter {
         }
         self.out.push('"');
     }
+}
+
+/// Fast path: ASCII text that starts with a letter, holds no YAML indicator that could
+/// matter, and does not resolve to another type — written plain, as go-yaml would.
+fn is_simple_plain(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else { return false };
+    if !first.is_ascii_alphabetic() || first == b'y' || first == b'Y' || first == b'n' || first == b'N' || first == b'o' || first == b'O'
+        || first == b't' || first == b'T' || first == b'f' || first == b'F'
+    {
+        return false;
+    }
+    b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b'+' | b'=' | b'[' | b']' | b','))
+        && !s.contains(":")
 }
 
 fn is_printable(c: char) -> bool {

@@ -5,7 +5,7 @@
 //! comment's AAD is the path of the mapping or list that holds it, which depends only on
 //! which container it lands in, decided here by indentation.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
@@ -38,7 +38,7 @@ pub struct Document {
 }
 
 enum Kind {
-    Map { items: Vec<Item>, key: Option<String>, keys: HashSet<String> },
+    Map { items: Vec<Item>, key: Option<String> },
     Seq { items: Vec<Value> },
 }
 
@@ -53,8 +53,99 @@ struct Frame {
     col: usize,
 }
 
+/// Fast path for the regular shape of sops files: long `ENC[AES256_GCM,…]` block values are
+/// swapped for short references before the scanner sees them (the scanner reads plain
+/// scalars a character at a time), and every scalar and comment text is restored after.
+struct Shortened {
+    text: String,
+    values: Vec<String>,
+    /// (end of a reference in `text`, bytes removed up to there): maps offsets back.
+    shifts: Vec<(usize, usize)>,
+}
+
+const REF: &str = "ENC[kunseal:";
+
+fn shorten(src: &str) -> Option<Shortened> {
+    const PREFIX: &str = "ENC[AES256_GCM,data:";
+    if src.contains(REF) || !src.contains(PREFIX) {
+        return None;
+    }
+    let b = src.as_bytes();
+    let mut text = String::with_capacity(src.len() / 4);
+    let mut values = Vec::new();
+    let mut shifts = Vec::new();
+    let mut removed = 0usize;
+    let mut copied = 0usize;
+    let mut from = 0usize;
+    while let Some(rel) = src[from..].find(PREFIX) {
+        let p = from + rel;
+        from = p + PREFIX.len();
+        if p < 2 || b[p - 1] != b' ' || !matches!(b[p - 2], b':' | b'-') {
+            continue;
+        }
+        let Some(close_rel) = src[p..].find(']') else { break };
+        let end = p + close_rel + 1;
+        if !matches!(b.get(end), None | Some(b'\n') | Some(b'\r')) {
+            continue;
+        }
+        if !src[p..end].bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'[' | b']' | b',' | b':' | b'=' | b'+' | b'/' | b'_')) {
+            continue;
+        }
+        text.push_str(&src[copied..p]);
+        let reference = format!("{REF}{}]", values.len());
+        text.push_str(&reference);
+        values.push(src[p..end].to_string());
+        removed += (end - p) - reference.len();
+        shifts.push((text.len(), removed));
+        copied = end;
+        from = end;
+    }
+    if values.is_empty() {
+        return None;
+    }
+    text.push_str(&src[copied..]);
+    Some(Shortened { text, values, shifts })
+}
+
+impl Shortened {
+    fn restore<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
+        if let Some(n) = s.strip_prefix(REF).and_then(|r| r.strip_suffix(']')).and_then(|d| d.parse::<usize>().ok()) {
+            if n < self.values.len() {
+                return std::borrow::Cow::Owned(self.values[n].clone());
+            }
+        }
+        if !s.as_bytes().contains(&b'[') || !s.contains(REF) {
+            return std::borrow::Cow::Borrowed(s);
+        }
+        let mut out = String::with_capacity(s.len() + 256);
+        let mut rest = s;
+        while let Some(i) = rest.find(REF) {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + REF.len()..];
+            match after.find(']').and_then(|e| after[..e].parse::<usize>().ok().map(|n| (n, e))) {
+                Some((n, e)) if n < self.values.len() => {
+                    out.push_str(&self.values[n]);
+                    rest = &after[e + 1..];
+                }
+                _ => {
+                    out.push_str(REF);
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        std::borrow::Cow::Owned(out)
+    }
+
+    fn original_offset(&self, pos: usize) -> usize {
+        let i = self.shifts.partition_point(|(end, _)| *end <= pos);
+        pos + if i == 0 { 0 } else { self.shifts[i - 1].1 }
+    }
+}
+
 struct Builder<'s> {
     src: &'s str,
+    short: Option<&'s Shortened>,
     /// char index → byte offset, only for non-ASCII input.
     offsets: Option<Vec<usize>>,
     limits: Limits,
@@ -76,7 +167,9 @@ fn err(span: &Span, msg: impl Into<String>) -> YamlError {
 }
 
 /// Parses every document of `src`.
-pub fn parse_documents(src: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
+pub fn parse_documents(original: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
+    let short = shorten(original);
+    let src: &str = short.as_ref().map_or(original, |s| s.text.as_str());
     let offsets = if src.is_ascii() {
         None
     } else {
@@ -86,6 +179,7 @@ pub fn parse_documents(src: &str, limits: Limits) -> Result<Vec<Document>, YamlE
     };
     let mut b = Builder {
         src,
+        short: short.as_ref(),
         offsets,
         limits,
         nodes: 0,
@@ -111,7 +205,14 @@ pub fn parse_documents(src: &str, limits: Limits) -> Result<Vec<Document>, YamlE
             break;
         }
     }
-    Ok(b.docs)
+    let mut docs = b.docs;
+    if let Some(sh) = &short {
+        for d in docs.iter_mut() {
+            d.start = sh.original_offset(d.start);
+            d.end = sh.original_offset(d.end);
+        }
+    }
+    Ok(docs)
 }
 
 fn is_core_tag(tag: &saphyr_parser::Tag) -> Option<&str> {
@@ -265,6 +366,15 @@ fn go_parse_float(s: &str) -> Option<f64> {
     s.parse().ok()
 }
 
+fn check_duplicates(items: &[Item]) -> Result<(), String> {
+    let mut keys: Vec<&str> = items.iter().filter_map(|i| if let Item::Entry(k, _) = i { Some(k.as_str()) } else { None }).collect();
+    keys.sort_unstable();
+    match keys.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(w[0].to_string()),
+        None => Ok(()),
+    }
+}
+
 fn count_nodes(v: &Value) -> usize {
     match v {
         Value::Map(items) => {
@@ -301,7 +411,11 @@ impl<'s> Builder<'s> {
                 let line_start = self.src[..i].rfind('\n').map_or(0, |n| n + 1);
                 let own_line = self.src[line_start..i].trim_matches([' ', '\t']).is_empty();
                 let col = self.src[line_start..i].chars().count();
-                let text = self.src[i + 1..end].trim_end_matches('\r').to_string();
+                let raw = self.src[i + 1..end].trim_end_matches('\r');
+                let text = match self.short {
+                    Some(sh) => sh.restore(raw).into_owned(),
+                    None => raw.to_string(),
+                };
                 out.push((text, col, !seen_newline && !own_line));
                 i = end;
                 continue;
@@ -415,7 +529,7 @@ impl<'s> Builder<'s> {
             }
             Some(frame) => {
                 match &mut frame.kind {
-                    Kind::Map { items, key, keys } => match key.take() {
+                    Kind::Map { items, key } => match key.take() {
                         Some(k) => items.push(Item::Entry(k, v)),
                         None => {
                             // This value is a key.
@@ -426,9 +540,6 @@ impl<'s> Builder<'s> {
                                 }
                                 other => other.scalar_text().unwrap_or_default(),
                             };
-                            if !keys.insert(k.clone()) {
-                                return Err(err(span, format!("duplicate key {k:?}")));
-                            }
                             *key = Some(k);
                             return Ok(());
                         }
@@ -520,6 +631,9 @@ impl<'s> Builder<'s> {
         let start = self.byte(span.start.index());
         let end = self.byte(span.end.index());
         let mut was_value = false;
+        if self.stack.is_empty() && matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..) | Event::Scalar(..) | Event::Alias(..)) {
+            self.doc_start = start;
+        }
         match ev {
             Event::StreamStart | Event::Nothing | Event::StreamEnd => {}
             Event::DocumentStart(_) => {
@@ -550,6 +664,10 @@ impl<'s> Builder<'s> {
             Event::Scalar(text, style, anchor, tag) => {
                 self.add_nodes(1, &span)?;
                 let is_key = self.expects_key();
+                let text = match self.short {
+                    Some(sh) => sh.restore(&text),
+                    None => std::borrow::Cow::Borrowed(&*text),
+                };
                 let v = self.scalar(&text, style, tag.as_deref(), is_key).map_err(|m| err(&span, m))?;
                 if !is_key && !self.for_new.is_empty() {
                     let pending = std::mem::take(&mut self.for_new);
@@ -566,7 +684,7 @@ impl<'s> Builder<'s> {
             }
             Event::MappingStart(anchor, _) => {
                 let flow = self.is_flow_start(start);
-                self.push_frame(Kind::Map { items: Vec::new(), key: None, keys: HashSet::new() }, anchor, &span, flow)?;
+                self.push_frame(Kind::Map { items: Vec::new(), key: None }, anchor, &span, flow)?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let frame = self.stack.pop().ok_or_else(|| err(&span, "unbalanced collection end"))?;
@@ -576,7 +694,10 @@ impl<'s> Builder<'s> {
                         let _ = items;
                         return Err(YamlError { line: frame.line, col: frame.col + 1, msg: "mapping key without a value".into() });
                     }
-                    Kind::Map { items, .. } => Value::Map(items),
+                    Kind::Map { items, .. } => {
+                        check_duplicates(&items).map_err(|k| YamlError { line: frame.line, col: frame.col + 1, msg: format!("duplicate key {k:?} in this mapping") })?;
+                        Value::Map(items)
+                    }
                 };
                 let flow = frame.flow;
                 let mut post = frame.post;
@@ -641,6 +762,20 @@ mod tests {
         let bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g,*g]\n";
         assert!(parse_documents(bomb, Limits::default()).is_err());
         assert!(parse_documents("a: [1, 2\n", Limits::default()).is_err());
+    }
+
+    #[test]
+    fn shortened_values_come_back_everywhere() {
+        let enc = "ENC[AES256_GCM,data:AAAA,iv:BBBB,tag:CCCC,type:str]";
+        let src = format!("a: {enc}\nb:\n    - {enc}\nc: |\n    x: {enc}\n# note: {enc}\n");
+        let v = one(&src);
+        assert_eq!(v.get("a"), Some(&Value::Str(enc.into())));
+        assert_eq!(v.get("b"), Some(&Value::Seq(vec![Value::Str(enc.into())])));
+        assert_eq!(v.get("c"), Some(&Value::Str(format!("x: {enc}\n"))));
+        let Value::Map(items) = &v else { panic!() };
+        assert_eq!(items.last(), Some(&Item::Comment(format!(" note: {enc}"))));
+        let d = parse_documents(&format!("{src}---\nz: 1\n"), Limits::default()).unwrap();
+        assert_eq!(&format!("{src}---\nz: 1\n")[d[1].start..d[1].end], "z: 1\n");
     }
 
     #[test]
