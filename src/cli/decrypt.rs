@@ -150,7 +150,12 @@ pub fn decrypt_to_bytes(
     let first = dec.branches.first().map_or(&[][..], |b| &b[..]);
     let v = extract(first, steps).with_context(|| format!("{name}: --extract path not found"))?;
     Ok(match v {
-        Value::Map(m) => stores::emit(out_fmt, &[m.clone()])?,
+        // sops replaces the first document with the extracted mapping and writes them all.
+        Value::Map(m) => {
+            let mut docs = vec![m.clone()];
+            docs.extend(dec.branches.iter().skip(1).cloned());
+            stores::emit(out_fmt, &docs)?
+        }
         Value::Str(s) => s.clone().into_bytes(),
         Value::Bytes(b) => b.clone(),
         other => match out_fmt {

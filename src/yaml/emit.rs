@@ -34,7 +34,7 @@ pub fn emit_documents(docs: &[&Value], opts: EmitOptions) -> String {
 pub fn emit_value(v: &Value, opts: EmitOptions) -> String {
     let mut e = Emitter { out: String::with_capacity(4096), ind: opts.indent.max(1) };
     match v {
-        Value::Map(items) if has_entries_map(items) => e.map(items, 0),
+        Value::Map(items) if has_entries_map(items) => e.map(items, 0, 0),
         Value::Seq(items) if has_entries_seq(items) => e.seq(items, 0),
         Value::Map(items) => {
             e.comments_only_map(items, 0);
@@ -85,8 +85,10 @@ impl Emitter {
     }
 
     /// A block mapping whose first key is written at the current position (already indented
-    /// to `col`, or right after "- "); later keys are indented to `col`.
-    fn map(&mut self, items: &[Item], col: usize) {
+    /// to `col`, or right after "- "); later keys are indented to `col`. Blocks nested under
+    /// its keys are indented from `base` (go-yaml v3 counts a mapping inside a list item from
+    /// the dash, not from its keys).
+    fn map(&mut self, items: &[Item], col: usize, base: usize) {
         let mut first = true;
         for item in items {
             match item {
@@ -108,7 +110,7 @@ impl Emitter {
                     first = false;
                     self.string(k, col, true);
                     self.out.push(':');
-                    self.value_after_key(v, col);
+                    self.value_after_key(v, base);
                 }
             }
         }
@@ -137,7 +139,7 @@ impl Emitter {
                     self.out.push_str("- ");
                     let inner = col + 2;
                     match v {
-                        Value::Map(m) if has_entries_map(m) => self.map(m, inner),
+                        Value::Map(m) if has_entries_map(m) => self.map(m, inner, if self.ind > 2 { col } else { inner }),
                         Value::Seq(s) if has_entries_seq(s) => self.seq(s, inner),
                         other => {
                             self.flow_or_scalar(other, inner);
@@ -154,7 +156,7 @@ impl Emitter {
             Value::Map(m) if has_entries_map(m) => {
                 self.out.push('\n');
                 self.pad(col + self.ind);
-                self.map(m, col + self.ind);
+                self.map(m, col + self.ind, col + self.ind);
             }
             Value::Seq(s) if has_entries_seq(s) => {
                 self.out.push('\n');

