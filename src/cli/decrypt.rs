@@ -15,11 +15,11 @@ use crate::tree::{Item, Value};
 pub struct DecryptArgs {
     /// The encrypted file; `-` or nothing for stdin.
     pub file: Option<String>,
-    /// Input format: yaml, json, dotenv, ini or binary (default: from the file name).
-    #[arg(long, value_name = "FORMAT")]
+    /// Input format (default: from the file name).
+    #[arg(long, value_name = "FORMAT", value_parser = FORMATS)]
     pub input_type: Option<String>,
     /// Output format (default: the input format).
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = FORMATS)]
     pub output_type: Option<String>,
     /// Print only this part of the tree, e.g. '["data"]["password"]'.
     #[arg(long, value_name = "PATH")]
@@ -31,6 +31,8 @@ pub struct DecryptArgs {
     #[arg(long)]
     pub ignore_mac: bool,
 }
+
+const FORMATS: [&str; 5] = ["yaml", "json", "dotenv", "ini", "binary"];
 
 fn format_arg(v: &Option<String>, flag: &str) -> anyhow::Result<Option<Format>> {
     match v {

@@ -57,7 +57,7 @@ pub struct Loaded {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
-    #[error("invalid YAML: {0}")]
+    #[error("invalid YAML")]
     Yaml(#[from] crate::yaml::YamlError),
     #[error("invalid JSON: {0}")]
     Json(String),
