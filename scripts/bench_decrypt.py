@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Decrypt a 20,000-value Kubernetes Secret (about 3.5 MB encrypted, encrypted_regex
+^(data|stringData)$, one age key) with kunseal and with the real sops in the same run.
+Prints the median wall time of each, the speed ratio, and both peak memories (max RSS from
+wait4). Both outputs must be identical, byte for byte."""
+import argparse, base64, os, random, statistics, string, subprocess, sys, tempfile, time
+
+
+def measure(argv, env):
+    t0 = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        p = subprocess.Popen(argv, env=env, stdout=devnull, stderr=subprocess.PIPE)
+        _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{argv[0]} failed: {p.stderr.read().decode(errors='replace')}")
+    return wall, ru.ru_maxrss / 1024.0  # MiB
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kunseal", required=True)
+    ap.add_argument("--sops", required=True)
+    ap.add_argument("--values", type=int, default=20000)
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="kunseal-bench-")
+    key = os.path.join(work, "key.txt")
+    subprocess.run(["age-keygen", "-o", key], check=True, capture_output=True)
+    recipient = [l.split()[-1] for l in open(key) if l.startswith("# public key:")][0]
+    rnd = random.Random(20261123)
+    lines = ["apiVersion: v1", "kind: Secret", "metadata:", "  name: big", "  namespace: bench", "type: Opaque", "data:"]
+    for i in range(a.values):
+        raw = "".join(rnd.choices(string.ascii_letters + string.digits, k=rnd.randint(20, 60)))
+        lines.append(f"  key{i:05d}: {base64.b64encode(raw.encode()).decode()}")
+    plain = os.path.join(work, "big.yaml")
+    with open(plain, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    env = dict(os.environ, SOPS_AGE_KEY_FILE=key, SOPS_DISABLE_VERSION_CHECK="1")
+    enc = os.path.join(work, "big.enc.yaml")
+    with open(enc, "wb") as f:
+        subprocess.run([a.sops, "encrypt", "--age", recipient, "--encrypted-regex", "^(data|stringData)$", plain], env=env, stdout=f, check=True)
+    size = os.path.getsize(enc) / 1e6
+    out_s = subprocess.run([a.sops, "decrypt", enc], env=env, capture_output=True, check=True).stdout
+    out_k = subprocess.run([a.kunseal, "decrypt", enc], env=env, capture_output=True, check=True).stdout
+    if out_s != out_k:
+        sys.exit("outputs differ: kunseal's plaintext is not sops' plaintext")
+    k = [measure([a.kunseal, "decrypt", enc], env) for _ in range(a.runs)]
+    s = [measure([a.sops, "decrypt", enc], env) for _ in range(a.runs)]
+    kt, st = statistics.median(x[0] for x in k), statistics.median(x[0] for x in s)
+    km, sm = max(x[1] for x in k), max(x[1] for x in s)
+    print(f"decrypt {a.values} values ({size:.1f} MB encrypted), median of {a.runs} runs, outputs identical")
+    print(f"  sops 3.11: {st*1000:8.1f} ms   peak {sm:6.1f} MiB")
+    print(f"  kunseal:   {kt*1000:8.1f} ms   peak {km:6.1f} MiB")
+    print(f"  speed ratio (sops/kunseal): {st/kt:.1f}x   target >= 25x")
+    print(f"  memory ratio (kunseal/sops): {km/sm:.2f}   target <= 0.33")
+
+
+if __name__ == "__main__":
+    main()
