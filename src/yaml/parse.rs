@@ -59,6 +59,8 @@ struct Frame {
 struct Shortened {
     text: String,
     values: Vec<String>,
+    /// References seen once already (an alias or a second mention must clone).
+    taken: Vec<bool>,
     /// (end of a reference in `text`, bytes removed up to there): maps offsets back.
     shifts: Vec<(usize, usize)>,
 }
@@ -76,14 +78,12 @@ fn shorten(src: &str) -> Option<Shortened> {
     let mut shifts = Vec::new();
     let mut removed = 0usize;
     let mut copied = 0usize;
-    let mut from = 0usize;
-    while let Some(rel) = src[from..].find(PREFIX) {
-        let p = from + rel;
-        from = p + PREFIX.len();
-        if p < 2 || b[p - 1] != b' ' || !matches!(b[p - 2], b':' | b'-') {
+    let finder = memchr::memmem::Finder::new(PREFIX);
+    for p in finder.find_iter(b) {
+        if p < copied || p < 2 || b[p - 1] != b' ' || !matches!(b[p - 2], b':' | b'-') {
             continue;
         }
-        let Some(close_rel) = src[p..].find(']') else { break };
+        let Some(close_rel) = memchr::memchr(b']', &b[p..]) else { break };
         let end = p + close_rel + 1;
         if !matches!(b.get(end), None | Some(b'\n') | Some(b'\r')) {
             continue;
@@ -98,22 +98,29 @@ fn shorten(src: &str) -> Option<Shortened> {
         removed += (end - p) - reference.len();
         shifts.push((text.len(), removed));
         copied = end;
-        from = end;
     }
     if values.is_empty() {
         return None;
     }
     text.push_str(&src[copied..]);
-    Some(Shortened { text, values, shifts })
+    let taken = vec![false; values.len()];
+    Some(Shortened { text, values, taken, shifts })
 }
 
 impl Shortened {
-    fn restore<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
-        if let Some(n) = s.strip_prefix(REF).and_then(|r| r.strip_suffix(']')).and_then(|d| d.parse::<usize>().ok()) {
-            if n < self.values.len() {
-                return std::borrow::Cow::Owned(self.values[n].clone());
-            }
+    /// A whole scalar that is one reference: its value, moved out the first time.
+    fn take(&mut self, s: &str) -> Option<String> {
+        let n = s.strip_prefix(REF)?.strip_suffix(']')?.parse::<usize>().ok()?;
+        if n >= self.values.len() {
+            return None;
         }
+        // Each reference stands once in the text, so each value is taken once.
+        debug_assert!(!self.taken[n]);
+        self.taken[n] = true;
+        Some(std::mem::take(&mut self.values[n]))
+    }
+
+    fn restore<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
         if !s.as_bytes().contains(&b'[') || !s.contains(REF) {
             return std::borrow::Cow::Borrowed(s);
         }
@@ -145,7 +152,7 @@ impl Shortened {
 
 struct Builder<'s> {
     src: &'s str,
-    short: Option<&'s Shortened>,
+    short: Option<&'s mut Shortened>,
     /// char index → byte offset, only for non-ASCII input.
     offsets: Option<Vec<usize>>,
     limits: Limits,
@@ -168,8 +175,9 @@ fn err(span: &Span, msg: impl Into<String>) -> YamlError {
 
 /// Parses every document of `src`.
 pub fn parse_documents(original: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
-    let short = shorten(original);
-    let src: &str = short.as_ref().map_or(original, |s| s.text.as_str());
+    let mut short = shorten(original);
+    let text = short.as_mut().map(|s| std::mem::take(&mut s.text));
+    let src: &str = text.as_deref().unwrap_or(original);
     let offsets = if src.is_ascii() {
         None
     } else {
@@ -179,7 +187,7 @@ pub fn parse_documents(original: &str, limits: Limits) -> Result<Vec<Document>, 
     };
     let mut b = Builder {
         src,
-        short: short.as_ref(),
+        short: short.as_mut(),
         offsets,
         limits,
         nodes: 0,
@@ -412,7 +420,7 @@ impl<'s> Builder<'s> {
                 let own_line = self.src[line_start..i].trim_matches([' ', '\t']).is_empty();
                 let col = self.src[line_start..i].chars().count();
                 let raw = self.src[i + 1..end].trim_end_matches('\r');
-                let text = match self.short {
+                let text = match self.short.as_deref() {
                     Some(sh) => sh.restore(raw).into_owned(),
                     None => raw.to_string(),
                 };
@@ -664,8 +672,11 @@ impl<'s> Builder<'s> {
             Event::Scalar(text, style, anchor, tag) => {
                 self.add_nodes(1, &span)?;
                 let is_key = self.expects_key();
-                let text = match self.short {
-                    Some(sh) => sh.restore(&text),
+                let text = match self.short.as_deref_mut() {
+                    Some(sh) => match sh.take(&text) {
+                        Some(v) => std::borrow::Cow::Owned(v),
+                        None => sh.restore(&text),
+                    },
                     None => std::borrow::Cow::Borrowed(&*text),
                 };
                 let v = self.scalar(&text, style, tag.as_deref(), is_key).map_err(|m| err(&span, m))?;
