@@ -12,5 +12,7 @@ pub mod cli;
 pub mod gofmt;
 pub mod keys;
 pub mod sops;
+#[doc(hidden)]
+pub mod testgen;
 pub mod tree;
 pub mod yaml;

@@ -7,6 +7,7 @@
 //! Limits guard against alias bombs, deep nesting and duplicate keys.
 
 mod emit;
+mod fast;
 mod parse;
 
 pub use emit::{emit_documents, emit_value, EmitOptions};

@@ -175,6 +175,14 @@ fn err(span: &Span, msg: impl Into<String>) -> YamlError {
 
 /// Parses every document of `src`.
 pub fn parse_documents(original: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
+    if let Some(docs) = super::fast::try_parse(original, limits) {
+        return Ok(docs);
+    }
+    parse_general(original, limits)
+}
+
+/// The general path: every YAML the parser accepts (used when the fast path declines).
+pub fn parse_general(original: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
     let mut short = shorten(original);
     let text = short.as_mut().map(|s| std::mem::take(&mut s.text));
     let src: &str = text.as_deref().unwrap_or(original);
