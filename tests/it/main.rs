@@ -3,5 +3,6 @@
 
 mod fixtures;
 mod golden;
+mod properties;
 mod sops_interop;
 mod util;
