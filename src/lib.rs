@@ -6,11 +6,16 @@
 //! - [`keys`]: the key backends behind one trait (age X25519 and SSH, PGP through `gpg`).
 //! - [`yaml`]: the only module that touches the YAML parser: ordered, typed trees with
 //!   comments, and an emitter that writes them back the way go-yaml v3 does.
+//! - [`render`], [`io`], [`generator`]: the render modes — KRM ResourceLists, manifest
+//!   streams, the ksops-compatible generator and kustomize's legacy exec plugin.
 //! - [`cli`]: the command line of `../shared/docs/CLI.md`.
 
 pub mod cli;
+pub mod generator;
+pub mod io;
 pub mod gofmt;
 pub mod keys;
+pub mod render;
 pub mod sops;
 #[doc(hidden)]
 pub mod testgen;

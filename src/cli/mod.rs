@@ -2,6 +2,7 @@
 //! used only here, at the edge; messages name the file, the resource and the field.
 
 mod decrypt;
+mod render_modes;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,10 +10,18 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "kunseal", version, about = "Decrypt SOPS files and unseal SealedSecrets at render time")]
+#[command(
+    name = "kunseal",
+    version,
+    about = "Decrypt SOPS files and unseal SealedSecrets at render time",
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a command: a KRM ResourceList on stdin (kustomize, kpt) is processed as a KRM function;\nany other stdin is a manifest stream (Helm post-renderer, pipes); `kunseal CONFIG` runs a ksops\ngenerator config as kustomize's legacy exec plugin."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// A ksops generator config (kustomize legacy exec plugin mode).
+    pub config: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -33,7 +42,8 @@ pub fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
@@ -48,10 +58,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Some(Command::Decrypt(args)) => decrypt::run(args),
-        None => anyhow::bail!("no command given; see `kunseal --help`"),
+/// Runs a parsed command line; `Ok(false)` when the mode already reported its failure.
+pub fn run(cli: Cli) -> anyhow::Result<bool> {
+    match (cli.command, cli.config) {
+        (Some(Command::Decrypt(args)), _) => decrypt::run(args).map(|_| true),
+        (None, Some(config)) => render_modes::legacy(&config).map(|_| true),
+        (None, None) => Ok(matches!(render_modes::stdin_mode()?, render_modes::Outcome::Ok)),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Golden end-to-end cases: one directory per case under tests/golden/ holding the inputs,
 //! `cmd` (kunseal's arguments, one per line), optional `env` (KEY=VALUE lines, paths
-//! relative to the case), and the expectations `expected.out` (stdout, exact),
+//! relative to the case), optional `stdin`, and the expectations `expected.out` (stdout, exact),
 //! `expected.code` (exit code, default 0) and `expected.err` (lines stderr must contain).
 //! Adding a case is adding a directory. `KUNSEAL_BLESS=1` writes the expectations from the
 //! current output (review them: for decryptions, compare with `sops decrypt`).
@@ -18,7 +18,8 @@ fn run_case(dir: &Path) -> Result<(), String> {
         let (k, v) = line.split_once('=').ok_or("bad env line")?;
         c.env(k, v);
     }
-    let out = run(c, None);
+    let stdin = std::fs::read(dir.join("stdin")).ok();
+    let out = run(c, stdin.as_deref());
     let code = out.status.code().unwrap_or(-1);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     if std::env::var("KUNSEAL_BLESS").as_deref() == Ok("1") {

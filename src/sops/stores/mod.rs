@@ -95,7 +95,7 @@ fn text(bytes: &[u8]) -> Result<&str, StoreError> {
 }
 
 /// Removes every top-level `sops` entry and returns the first one.
-pub(crate) fn take_sops(items: &mut Vec<Item>) -> Option<crate::tree::Value> {
+pub fn take_sops(items: &mut Vec<Item>) -> Option<crate::tree::Value> {
     let mut found = None;
     items.retain_mut(|i| match i {
         Item::Entry(k, v) if k == "sops" => {
