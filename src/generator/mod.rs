@@ -53,9 +53,9 @@ fn resolve(cwd: &Path, path: &str, opts: RenderOptions) -> Result<PathBuf, Rende
     let p = cwd.join(path);
     if !opts.allow_outside_paths {
         let root = cwd.canonicalize().map_err(|e| RenderError::new(format!("working directory: {}", e.kind())))?;
-        let real = p.canonicalize().map_err(|e| RenderError::new(format!("cannot read: {}", e.kind())).in_file(path))?;
+        let real = p.canonicalize().map_err(|e| RenderError::new(format!("cannot read {path}: {}", e.kind())).in_file(path))?;
         if !real.starts_with(&root) {
-            return Err(RenderError::new("path leaves the working directory (set KUNSEAL_ALLOW_OUTSIDE_PATHS=1 to allow)").in_file(path));
+            return Err(RenderError::new(format!("{path} leaves the working directory (set KUNSEAL_ALLOW_OUTSIDE_PATHS=1 to allow)")).in_file(path));
         }
     }
     Ok(p)
@@ -63,7 +63,7 @@ fn resolve(cwd: &Path, path: &str, opts: RenderOptions) -> Result<PathBuf, Rende
 
 fn decrypt_file(cwd: &Path, path: &str, keyring: &Keyring, opts: RenderOptions) -> Result<(Format, Vec<Vec<Item>>), RenderError> {
     let full = resolve(cwd, path, opts)?;
-    let bytes = std::fs::read(&full).map_err(|e| RenderError::new(format!("cannot read: {}", e.kind())).in_file(path))?;
+    let bytes = std::fs::read(&full).map_err(|e| RenderError::new(format!("cannot read {path}: {}", e.kind())).in_file(path))?;
     let fmt = Format::from_path(path);
     match decrypt_bytes(&bytes, fmt, keyring, DecryptOptions { ignore_mac: opts.values_only }) {
         Ok(d) => Ok((fmt, d.branches)),

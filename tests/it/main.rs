@@ -4,5 +4,6 @@
 mod fixtures;
 mod golden;
 mod properties;
+mod runners;
 mod sops_interop;
 mod util;
