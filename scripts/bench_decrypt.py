@@ -23,6 +23,7 @@ def main():
     ap.add_argument("--sops", required=True)
     ap.add_argument("--values", type=int, default=20000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--files", type=int, default=200)
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="kunseal-bench-")
     key = os.path.join(work, "key.txt")
@@ -54,6 +55,45 @@ def main():
     print(f"  kunseal:   {kt*1000:8.1f} ms   peak {km:6.1f} MiB")
     print(f"  speed ratio (sops/kunseal): {st/kt:.1f}x   target >= 25x")
     print(f"  memory ratio (kunseal/sops): {km/sm:.2f}   target <= 0.33")
+
+    # Issue 4: a ResourceList of many encrypted files in one call vs sops once per file.
+    n = a.files
+    items = []
+    files = []
+    for i in range(n):
+        p = os.path.join(work, f"s{i:03d}.yaml")
+        with open(p, "w") as f:
+            f.write(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-{i}\n  namespace: bench\nstringData:\n  password: pw-{i}-{rnd.randint(0, 10**9)}\n  user: u{i}\n")
+        enc_i = p.replace(".yaml", ".enc.yaml")
+        with open(enc_i, "wb") as f:
+            subprocess.run([a.sops, "encrypt", "--age", recipient, "--encrypted-regex", "^(data|stringData)$", p], env=env, stdout=f, check=True)
+        files.append(enc_i)
+        body = open(enc_i).read().rstrip("\n").split("\n")
+        items.append("- " + body[0] + "\n" + "\n".join("  " + l for l in body[1:]))
+    rl = os.path.join(work, "resourcelist.yaml")
+    with open(rl, "w") as f:
+        f.write("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + "\n".join(items) + "\n")
+
+    def krm_once():
+        t0 = time.perf_counter()
+        with open(rl, "rb") as stdin:
+            out = subprocess.run([a.kunseal], env=env, stdin=stdin, capture_output=True)
+        if out.returncode != 0 or out.stdout.count(b"kind: Secret") != n or b"ENC[" in out.stdout:
+            sys.exit(f"kunseal KRM run failed: {out.stderr.decode(errors='replace')}")
+        return time.perf_counter() - t0
+
+    def sops_each():
+        t0 = time.perf_counter()
+        for p in files:
+            subprocess.run([a.sops, "decrypt", p], env=env, stdout=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - t0
+
+    kt = statistics.median(krm_once() for _ in range(a.runs))
+    st = statistics.median(sops_each() for _ in range(max(1, a.runs // 2)))
+    print(f"ResourceList of {n} encrypted Secrets")
+    print(f"  sops 3.11, one process per file: {st*1000:8.1f} ms")
+    print(f"  kunseal, one call:               {kt*1000:8.1f} ms")
+    print(f"  speed ratio: {st/kt:.1f}x   target >= 50x")
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ fn scalar(rest: &str) -> Option<(Value, Option<String>)> {
         b'-' | b'?' | b':' if t.len() == 1 || t.as_bytes()[1] == b' ' => None,
         _ => {
             let (v, c) = plain_and_comment(t);
-            if v.contains(": ") || v.ends_with(':') {
+            if has_mapping_indicator(v) {
                 return None;
             }
             Some((resolve_plain(v), c))
@@ -206,10 +206,19 @@ fn scalar(rest: &str) -> Option<(Value, Option<String>)> {
 }
 
 fn plain_and_comment(t: &str) -> (&str, Option<String>) {
-    match t.find(" #") {
-        Some(i) => (t[..i].trim_end_matches(' '), Some(t[i + 2..].to_string())),
-        None => (t, None),
+    let b = t.as_bytes();
+    for i in memchr::memchr_iter(b'#', b) {
+        if i > 0 && b[i - 1] == b' ' {
+            return (t[..i - 1].trim_end_matches(' '), Some(t[i + 1..].to_string()));
+        }
     }
+    (t, None)
+}
+
+/// `": "` inside a plain value, or a trailing ':' (both end a plain scalar in block context).
+fn has_mapping_indicator(v: &str) -> bool {
+    let b = v.as_bytes();
+    memchr::memchr_iter(b':', b).any(|i| i + 1 == b.len() || b[i + 1] == b' ')
 }
 
 impl<'s> P<'s> {
