@@ -8,8 +8,10 @@
 //!   comments, and an emitter that writes them back the way go-yaml v3 does.
 //! - [`render`], [`io`], [`generator`]: the render modes — KRM ResourceLists, manifest
 //!   streams, the ksops-compatible generator and kustomize's legacy exec plugin.
+//! - [`app`]: `kunseal render`, for Argo CD's Config Management Plugin.
 //! - [`cli`]: the command line of `../shared/docs/CLI.md`.
 
+pub mod app;
 pub mod cli;
 pub mod generator;
 pub mod io;

@@ -28,6 +28,12 @@ pub struct Cli {
 pub enum Command {
     /// Decrypt a SOPS file, like `sops decrypt`.
     Decrypt(decrypt::DecryptArgs),
+    /// Render an application directory (kustomization, Helm chart or plain manifests) with
+    /// every secret decrypted: what Argo CD's Config Management Plugin `generate` runs.
+    Render {
+        /// The application directory (default: the current directory).
+        dir: Option<String>,
+    },
 }
 
 /// Runs kunseal with the process arguments and returns the exit code:
@@ -62,6 +68,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn run(cli: Cli) -> anyhow::Result<bool> {
     match (cli.command, cli.config) {
         (Some(Command::Decrypt(args)), _) => decrypt::run(args).map(|_| true),
+        (Some(Command::Render { dir }), _) => {
+            let dir = std::path::PathBuf::from(dir.unwrap_or_else(|| ".".into()));
+            let out = crate::app::render(&dir, &crate::keys::Keyring::from_env(), crate::render::RenderOptions::from_env(), &crate::app::AppEnv::from_env())?;
+            write_stdout(out.as_bytes()).map(|_| true)
+        }
         (None, Some(config)) => render_modes::legacy(&config).map(|_| true),
         (None, None) => Ok(matches!(render_modes::stdin_mode()?, render_modes::Outcome::Ok)),
     }
