@@ -76,6 +76,19 @@ impl Emitter {
         self.out.push('\n');
     }
 
+    /// A comment among the items of a block collection. Before the first item the line is
+    /// already indented (or follows "- "): write it there, then indent for the item.
+    fn item_comment(&mut self, text: &str, col: usize, first: bool) {
+        if first {
+            self.out.push('#');
+            self.out.push_str(text);
+            self.out.push('\n');
+            self.pad(col);
+        } else {
+            self.comment(text, col);
+        }
+    }
+
     fn comments_only_map(&mut self, items: &[Item], col: usize) {
         for i in items {
             if let Item::Comment(c) = i {
@@ -92,17 +105,7 @@ impl Emitter {
         let mut first = true;
         for item in items {
             match item {
-                Item::Comment(c) => {
-                    if first {
-                        // The line is already indented: write the comment there, then re-indent.
-                        self.out.push('#');
-                        self.out.push_str(c);
-                        self.out.push('\n');
-                        self.pad(col);
-                    } else {
-                        self.comment(c, col);
-                    }
-                }
+                Item::Comment(c) => self.item_comment(c, col, first),
                 Item::Entry(k, v) => {
                     if !first && !self.out.ends_with(' ') {
                         self.pad(col);
@@ -114,23 +117,13 @@ impl Emitter {
                 }
             }
         }
-        let _ = first;
     }
 
     fn seq(&mut self, items: &[Value], col: usize) {
         let mut first = true;
         for item in items {
             match item {
-                Value::Comment(c) => {
-                    if first {
-                        self.out.push('#');
-                        self.out.push_str(c);
-                        self.out.push('\n');
-                        self.pad(col);
-                    } else {
-                        self.comment(c, col);
-                    }
-                }
+                Value::Comment(c) => self.item_comment(c, col, first),
                 v => {
                     if !first {
                         self.pad(col);

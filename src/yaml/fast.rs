@@ -290,6 +290,16 @@ impl<'s> P<'s> {
         out
     }
 
+    /// Comments for an outer container end this one: they must precede a dedent (the
+    /// general parser would otherwise place them after this container's next entries).
+    fn end_for_outer(&mut self, indent: usize) -> Option<()> {
+        if self.peek().is_some_and(|l| l.indent >= indent) {
+            return None;
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
     fn peek(&self) -> Option<&Line<'s>> {
         self.lines[..self.end].get(self.i)
     }
@@ -318,14 +328,8 @@ impl<'s> P<'s> {
                     Some(l) if l.indent > indent => return None,
                     Some(l) if l.indent == indent && l.is_dash() => return None,
                     _ => {
-                        let mut up = Vec::new();
-                        for (t, col) in pending {
-                            if col >= indent {
-                                items.push(Item::Comment(t));
-                            } else {
-                                up.push((t, col));
-                            }
-                        }
+                        let (own, up) = partition(pending, indent);
+                        items.extend(own.into_iter().map(Item::Comment));
                         self.depth -= 1;
                         return Some((dedup(items)?, up));
                     }
@@ -336,32 +340,13 @@ impl<'s> P<'s> {
             self.i += 1;
             self.nodes += 1;
             let (value, inline, trailing) = self.value_after(rest, indent, true)?;
-            match inline {
-                Some(Inline::BeforeEntry(c)) => {
-                    items.push(Item::Comment(c));
-                    items.push(Item::Entry(key, value));
-                }
-                Some(Inline::AfterValue(c)) => {
-                    items.push(Item::Comment(c));
-                    items.push(Item::Entry(key, value));
-                }
-                None => items.push(Item::Entry(key, value)),
-            }
-            let mut up = Vec::new();
-            for (t, col) in trailing {
-                if col >= indent {
-                    items.push(Item::Comment(t));
-                } else {
-                    up.push((t, col));
-                }
-            }
+            // sops places a line comment before its entry.
+            items.extend(inline.map(Item::Comment));
+            items.push(Item::Entry(key, value));
+            let (own, up) = partition(trailing, indent);
+            items.extend(own.into_iter().map(Item::Comment));
             if !up.is_empty() {
-                // Comments for an outer container end this one (they precede a dedent).
-                match self.peek() {
-                    Some(l) if l.indent >= indent => return None,
-                    _ => {}
-                }
-                self.depth -= 1;
+                self.end_for_outer(indent)?;
                 return Some((dedup(items)?, up));
             }
         }
@@ -379,14 +364,8 @@ impl<'s> P<'s> {
                     Some(l) if l.indent == indent && l.is_dash() => l.text,
                     Some(l) if l.indent > indent => return None,
                     _ => {
-                        let mut up = Vec::new();
-                        for (t, col) in pending {
-                            if col >= indent {
-                                items.push(Value::Comment(t));
-                            } else {
-                                up.push((t, col));
-                            }
-                        }
+                        let (own, up) = partition(pending, indent);
+                        items.extend(own.into_iter().map(Value::Comment));
                         self.depth -= 1;
                         return Some((items, up));
                     }
@@ -413,24 +392,12 @@ impl<'s> P<'s> {
                 self.nodes += 1;
                 self.value_after(content, indent, false)?
             };
-            if let Some(Inline::AfterValue(c)) | Some(Inline::BeforeEntry(c)) = inline {
-                items.push(Value::Comment(c));
-            }
+            items.extend(inline.map(Value::Comment));
             items.push(value);
-            let mut up = Vec::new();
-            for (t, c) in trailing {
-                if c >= indent {
-                    items.push(Value::Comment(t));
-                } else {
-                    up.push((t, c));
-                }
-            }
+            let (own, up) = partition(trailing, indent);
+            items.extend(own.into_iter().map(Value::Comment));
             if !up.is_empty() {
-                match self.peek() {
-                    Some(l) if l.indent >= indent => return None,
-                    _ => {}
-                }
-                self.depth -= 1;
+                self.end_for_outer(indent)?;
                 return Some((items, up));
             }
         }
@@ -438,10 +405,10 @@ impl<'s> P<'s> {
 
     /// The value after `key:` (or after `- ` when `in_map` is false): a one-line scalar, a
     /// literal block, or a nested block on the following lines.
-    fn value_after(&mut self, rest: &'s str, indent: usize, in_map: bool) -> Option<(Value, Option<Inline>, Trailing)> {
+    fn value_after(&mut self, rest: &'s str, indent: usize, in_map: bool) -> Option<(Value, Option<String>, Trailing)> {
         let t = rest.trim_start_matches(' ');
         if t.is_empty() || (in_map && t.starts_with('#') && t.len() < rest.len()) {
-            let inline = (!t.is_empty()).then(|| Inline::BeforeEntry(t[1..].to_string()));
+            let inline = (!t.is_empty()).then(|| t[1..].to_string());
             if !in_map {
                 return None;
             }
@@ -489,7 +456,7 @@ impl<'s> P<'s> {
                 return None;
             }
         }
-        Some((v, comment.map(Inline::AfterValue), Vec::new()))
+        Some((v, comment, Vec::new()))
     }
 
     /// `|`, `|-`, `|+` literal blocks (no indentation indicator) after a key or dash at
@@ -546,11 +513,11 @@ impl<'s> P<'s> {
     }
 }
 
-enum Inline {
-    /// `key: # comment` before a nested block: the comment precedes the entry.
-    BeforeEntry(String),
-    /// `key: value # comment`: sops places it before the entry too.
-    AfterValue(String),
+/// Which comments stay with a container whose entries sit at `indent`, and which go up to
+/// an enclosing one (as the general parser places them, by column).
+fn partition(comments: Trailing, indent: usize) -> (Vec<String>, Trailing) {
+    let (own, up): (Trailing, Trailing) = comments.into_iter().partition(|(_, col)| *col >= indent);
+    (own.into_iter().map(|(t, _)| t).collect(), up)
 }
 
 fn dedup(items: Vec<Item>) -> Option<Vec<Item>> {

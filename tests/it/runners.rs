@@ -51,18 +51,24 @@ fn kubectl_kustomize_runs_kunseal_as_the_legacy_ksops_plugin() {
     compare("kubectl-legacy.yaml", &out.stdout);
 }
 
+/// `kpt fn eval . --exec kunseal` in the example package (as with ksops, generator paths are
+/// relative to the working directory), with one key variable set.
+fn kpt_eval(key_var: &str, key: String) -> std::process::Output {
+    Command::new("kpt")
+        .current_dir(example().join("krm"))
+        .args(["fn", "eval", ".", "--exec", env!("CARGO_BIN_EXE_kunseal"), "-o", "stdout"])
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env(key_var, key)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn kpt_runs_kunseal_as_a_krm_function() {
     if !have("kpt") {
         return;
     }
-    // As ksops, generator paths are relative to the working directory: run in the package.
-    let out = Command::new("kpt")
-        .current_dir(example().join("krm"))
-        .args(["fn", "eval", ".", "--exec", env!("CARGO_BIN_EXE_kunseal"), "-o", "stdout"])
-        .env("SOPS_AGE_KEY_FILE", example().join("age-key.txt"))
-        .output()
-        .unwrap();
+    let out = kpt_eval("SOPS_AGE_KEY_FILE", example().join("age-key.txt").display().to_string());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("DB_PASSWORD: correct-horse-battery-staple") && text.contains("SESSION_SECRET: s3ss10n-s3cr3t"), "{text}");
@@ -75,13 +81,7 @@ fn kpt_reports_a_failure_and_writes_no_plaintext() {
     if !have("kpt") {
         return;
     }
-    // As ksops, generator paths are relative to the working directory: run in the package.
-    let out = Command::new("kpt")
-        .current_dir(example().join("krm"))
-        .args(["fn", "eval", ".", "--exec", env!("CARGO_BIN_EXE_kunseal"), "-o", "stdout"])
-        .env("SOPS_AGE_KEY", age_key().0)
-        .output()
-        .unwrap();
+    let out = kpt_eval("SOPS_AGE_KEY", age_key().0);
     assert!(!out.status.success());
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!all.contains("correct-horse") && !all.contains("s3ss10n"), "{all}");
