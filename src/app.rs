@@ -200,7 +200,7 @@ fn plain(dir: &Path, keyring: &Keyring, opts: RenderOptions) -> Result<String, R
                 } else if crate::render::has_sops(&items) {
                     vec![crate::render::decrypt_manifest(items, keyring, opts).map_err(|e| e.in_file(&rel))?]
                 } else {
-                    vec![items]
+                    vec![crate::render::unseal_if_configured(&items, keyring).map_err(|e| e.in_file(&rel))?.unwrap_or(items)]
                 };
                 for m in produced {
                     if !s.is_empty() {

@@ -3,6 +3,7 @@
 //! - [`sops`]: decrypts files written by sops 3.3–3.11 in every store (YAML, JSON, dotenv,
 //!   INI, binary), checks the MAC, opens key groups with Shamir thresholds. Format and traps:
 //!   `../shared/docs/SOPS-FORMAT.md`.
+//! - [`sealed`]: SealedSecrets unsealed with the controller's keys (`KUNSEAL_SEALED_KEYS`).
 //! - [`keys`]: the key backends behind one trait (age X25519 and SSH, PGP through `gpg`).
 //! - [`yaml`]: the only module that touches the YAML parser: ordered, typed trees with
 //!   comments, and an emitter that writes them back the way go-yaml v3 does.
@@ -18,6 +19,7 @@ pub mod io;
 pub mod gofmt;
 pub mod keys;
 pub mod render;
+pub mod sealed;
 pub mod sops;
 #[doc(hidden)]
 pub mod testgen;

@@ -222,3 +222,16 @@ pub fn decrypt_manifest(mut items: Vec<Item>, keyring: &Keyring, opts: RenderOpt
         Err(e) => Err(fail(e)),
     }
 }
+
+/// Unseals a SealedSecret when keys are configured; `Ok(None)` when none are (it then passes
+/// through untouched for the in-cluster controller).
+pub fn unseal_if_configured(items: &[Item], keyring: &Keyring) -> Result<Option<Vec<Item>>, RenderError> {
+    if !crate::sealed::unseal::is_sealed_secret(items) {
+        return Ok(None);
+    }
+    match keyring.sealed_keys() {
+        None => Ok(None),
+        Some(Err(e)) => Err(RenderError { resource: Some(ResourceRef::of(items)), ..RenderError::new(e) }),
+        Some(Ok(keys)) => crate::sealed::unseal::unseal(items, keys).map(Some),
+    }
+}

@@ -3,6 +3,7 @@
 
 mod decrypt;
 mod render_modes;
+mod unseal;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Decrypt a SOPS file, like `sops decrypt`.
     Decrypt(decrypt::DecryptArgs),
+    /// Unseal SealedSecrets with local keys, like `kubeseal --recovery-unseal`.
+    Unseal(unseal::UnsealArgs),
     /// Render an application directory (kustomization, Helm chart or plain manifests) with
     /// every secret decrypted: what Argo CD's Config Management Plugin `generate` runs.
     Render {
@@ -68,6 +71,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn run(cli: Cli) -> anyhow::Result<bool> {
     match (cli.command, cli.config) {
         (Some(Command::Decrypt(args)), _) => decrypt::run(args).map(|_| true),
+        (Some(Command::Unseal(args)), _) => unseal::run(args).map(|_| true),
         (Some(Command::Render { dir }), _) => {
             let dir = std::path::PathBuf::from(dir.unwrap_or_else(|| ".".into()));
             let out = crate::app::render(&dir, &crate::keys::Keyring::from_env(), crate::render::RenderOptions::from_env(), &crate::app::AppEnv::from_env())?;

@@ -70,10 +70,15 @@ fn decrypt_file(cwd: &Path, path: &str, keyring: &Keyring, opts: RenderOptions) 
         Err(e) => {
             let loaded = stores::load(fmt, &bytes).ok();
             let resource = loaded.as_ref().and_then(|l| l.branches.first()).map(|b| ResourceRef::of(b));
-            // A manifest with no sops block (a SealedSecret, say) passes through as it is.
+            // A manifest with no sops block passes through, a SealedSecret unsealed when keys
+            // are configured.
             if let (crate::sops::SopsError::Metadata(crate::sops::metadata::MetadataError::Missing), Some(l)) = (&e, loaded) {
                 if matches!(fmt, Format::Yaml | Format::Json) {
-                    return Ok((fmt, l.branches));
+                    let mut out = Vec::new();
+                    for b in l.branches {
+                        out.push(crate::render::unseal_if_configured(&b, keyring).map_err(|e| e.in_file(path))?.unwrap_or(b));
+                    }
+                    return Ok((fmt, out));
                 }
             }
             let (field, message) = match e {

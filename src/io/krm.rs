@@ -97,7 +97,11 @@ pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions
                 let keep = item.clone();
                 decrypt_manifest(item, keyring, opts).map(Done::Keep).map_err(|e| (e, Some(keep)))
             } else {
-                Ok(Done::Keep(item))
+                match crate::render::unseal_if_configured(&item, keyring) {
+                    Ok(Some(secret)) => Ok(Done::Keep(secret)),
+                    Ok(None) => Ok(Done::Keep(item)),
+                    Err(e) => Err((e, Some(item))),
+                }
             }
         })
         .collect();

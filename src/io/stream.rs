@@ -1,6 +1,6 @@
 //! A multi-document manifest stream (Helm post-renderer, Argo CD CMP, pipes): every
-//! document with a top-level `sops` block is decrypted; every other document is written back
-//! byte for byte, comments (Helm's `# Source:`) and separators included.
+//! document with a top-level `sops` block is decrypted, every SealedSecret unsealed when keys
+//! are configured; every other document is written back byte for byte, comments (Helm's `# Source:`) and separators included.
 
 use rayon::prelude::*;
 
@@ -43,15 +43,20 @@ fn carries_sops(body: &str) -> bool {
     body.starts_with("sops:") || body.contains("\nsops:")
 }
 
+fn maybe_sealed(body: &str) -> bool {
+    body.contains("SealedSecret")
+}
+
 /// Decrypts the SOPS documents of a stream; the output is the whole stream, or an error
 /// and nothing.
 pub fn render(text: &str, keyring: &Keyring, opts: RenderOptions) -> Result<String, RenderError> {
     let chunks = split(text);
+    let unseal = keyring.sealed_keys().is_some();
     let rendered: Vec<Result<Option<String>, RenderError>> = chunks
         .par_iter()
         .enumerate()
         .map(|(i, c)| {
-            if !carries_sops(c.body) {
+            if !carries_sops(c.body) && !(unseal && maybe_sealed(c.body)) {
                 return Ok(None);
             }
             let name = format!("document {} of the stream", i + 1);
@@ -59,7 +64,10 @@ pub fn render(text: &str, keyring: &Keyring, opts: RenderOptions) -> Result<Stri
             let [doc] = docs.as_slice() else { return Err(RenderError::new("expected one document").in_file(&name)) };
             let Value::Map(items) = &doc.root else { return Ok(None) };
             if !crate::render::has_sops(items) {
-                return Ok(None);
+                return match crate::render::unseal_if_configured(items, keyring).map_err(|e| e.in_file(&name))? {
+                    Some(secret) => Ok(Some(super::emit_manifest(&secret))),
+                    None => Ok(None),
+                };
             }
             let out = decrypt_manifest(items.clone(), keyring, opts).map_err(|e| e.in_file(&name))?;
             Ok(Some(super::emit_manifest(&out)))

@@ -51,6 +51,9 @@ pub struct Keyring {
     backends: Vec<Box<dyn KeyBackend>>,
     order: Vec<String>,
     cache: Mutex<HashMap<String, Zeroizing<Vec<u8>>>>,
+    /// `KUNSEAL_SEALED_KEYS`, loaded on first use.
+    sealed_spec: Option<String>,
+    sealed: std::sync::OnceLock<Result<Vec<crate::sealed::hybrid::PrivateKey>, String>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -67,11 +70,27 @@ impl Keyring {
             .filter(|s| !s.trim().is_empty())
             .map(|s| s.split(',').map(|p| p.trim().to_string()).collect())
             .unwrap_or_else(|| vec!["age".to_string(), "pgp".to_string()]);
-        Keyring::new(vec![Box::new(age::AgeBackend::from_env()), Box::new(pgp::PgpBackend::from_env())], order)
+        let mut k = Keyring::new(vec![Box::new(age::AgeBackend::from_env()), Box::new(pgp::PgpBackend::from_env())], order);
+        k.sealed_spec = std::env::var("KUNSEAL_SEALED_KEYS").ok().filter(|s| !s.trim().is_empty());
+        k
+    }
+
+    /// SealedSecret keys: `None` when none are configured (SealedSecrets then pass through
+    /// for the in-cluster controller), else the keys or why they could not be loaded.
+    pub fn sealed_keys(&self) -> Option<Result<&[crate::sealed::hybrid::PrivateKey], String>> {
+        let spec = self.sealed_spec.as_ref()?;
+        Some(self.sealed.get_or_init(|| crate::sealed::keys::load(spec)).as_deref().map_err(|e| format!("KUNSEAL_SEALED_KEYS: {e}")))
+    }
+
+    /// Uses these SealedSecret keys (tests, `kunseal unseal --key`).
+    pub fn with_sealed_keys(mut self, spec: &str) -> Keyring {
+        self.sealed_spec = Some(spec.to_string());
+        self.sealed = std::sync::OnceLock::new();
+        self
     }
 
     pub fn new(backends: Vec<Box<dyn KeyBackend>>, order: Vec<String>) -> Keyring {
-        Keyring { backends, order, cache: Mutex::new(HashMap::new()) }
+        Keyring { backends, order, cache: Mutex::new(HashMap::new()), sealed_spec: None, sealed: std::sync::OnceLock::new() }
     }
 
     fn rank(&self, kind: &str) -> usize {

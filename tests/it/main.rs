@@ -6,5 +6,6 @@ mod fixtures;
 mod golden;
 mod properties;
 mod runners;
+mod sealed_interop;
 mod sops_interop;
 mod util;

@@ -1,0 +1,67 @@
+//! `kunseal unseal [FILE|-]`: SealedSecrets → Secrets with local keys, like
+//! `kubeseal --recovery-unseal`, for one or many documents (YAML stream or JSON).
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use crate::keys::Keyring;
+use crate::tree::Value;
+use crate::yaml::{parse_documents, Limits};
+
+#[derive(Args, Debug)]
+pub struct UnsealArgs {
+    /// SealedSecret manifest(s); `-` or nothing for stdin.
+    pub file: Option<String>,
+    /// Private keys (PEM, key Secret or List, or a directory; comma-separated). Default:
+    /// KUNSEAL_SEALED_KEYS.
+    #[arg(long = "key", value_name = "PATHS")]
+    pub keys: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "yaml", value_parser = ["yaml", "json"])]
+    pub format: String,
+}
+
+pub fn run(args: UnsealArgs) -> anyhow::Result<()> {
+    let file = args.file.unwrap_or_else(|| "-".into());
+    let name = if file == "-" { "<stdin>".to_string() } else { file.clone() };
+    let text = String::from_utf8(super::decrypt::read_input(&file)?).with_context(|| format!("{name} is not UTF-8 text"))?;
+    let mut keyring = Keyring::from_env();
+    if let Some(k) = &args.keys {
+        keyring = keyring.with_sealed_keys(k);
+    }
+    let keys = match keyring.sealed_keys() {
+        None => bail!("no SealedSecret keys: pass --key or set KUNSEAL_SEALED_KEYS"),
+        Some(Err(e)) => bail!("{e}"),
+        Some(Ok(k)) => k,
+    };
+    let docs = parse_documents(&text, Limits::default()).map_err(|e| anyhow::anyhow!("{name}: invalid YAML/JSON: {e}"))?;
+    let mut secrets = Vec::new();
+    for d in docs {
+        let Value::Map(items) = d.root else { continue };
+        let list: Vec<Vec<crate::tree::Item>> = match crate::tree::map_get(&items, "items") {
+            Some(Value::Seq(s)) if crate::tree::map_get(&items, "kind").and_then(Value::scalar_text).as_deref() == Some("List") => {
+                s.iter().filter_map(|v| if let Value::Map(m) = v { Some(m.clone()) } else { None }).collect()
+            }
+            _ => vec![items],
+        };
+        for m in list {
+            if !crate::sealed::unseal::is_sealed_secret(&m) {
+                bail!("{name}: {} is not a SealedSecret (apiVersion bitnami.com/v1alpha1)", crate::render::ResourceRef::of(&m));
+            }
+            secrets.push(crate::sealed::unseal::unseal(&m, keys).map_err(|e| anyhow::anyhow!("{}", e.in_file(&name)))?);
+        }
+    }
+    if secrets.is_empty() {
+        bail!("{name}: no SealedSecret found");
+    }
+    let mut out = String::new();
+    for s in &secrets {
+        if args.format == "json" {
+            out.push_str(&crate::sops::stores::json::emit_value(&Value::Map(s.clone()))?);
+        } else {
+            out.push_str("---\n");
+            out.push_str(&crate::io::emit_manifest(s));
+        }
+    }
+    super::write_stdout(out.as_bytes())
+}
