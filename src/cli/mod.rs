@@ -3,6 +3,7 @@
 
 mod decrypt;
 mod render_modes;
+mod seal;
 mod unseal;
 
 use std::io::Write;
@@ -29,6 +30,10 @@ pub struct Cli {
 pub enum Command {
     /// Decrypt a SOPS file, like `sops decrypt`.
     Decrypt(decrypt::DecryptArgs),
+    /// Seal Secrets to a controller certificate, like `kubeseal --cert`.
+    Seal(seal::SealArgs),
+    /// Re-encrypt SealedSecrets to a new certificate with local keys (offline `kubeseal --re-encrypt`).
+    Reseal(seal::ResealArgs),
     /// Unseal SealedSecrets with local keys, like `kubeseal --recovery-unseal`.
     Unseal(unseal::UnsealArgs),
     /// Render an application directory (kustomization, Helm chart or plain manifests) with
@@ -72,6 +77,8 @@ pub fn run(cli: Cli) -> anyhow::Result<bool> {
     match (cli.command, cli.config) {
         (Some(Command::Decrypt(args)), _) => decrypt::run(args).map(|_| true),
         (Some(Command::Unseal(args)), _) => unseal::run(args).map(|_| true),
+        (Some(Command::Seal(args)), _) => seal::run(args).map(|_| true),
+        (Some(Command::Reseal(args)), _) => seal::reseal(args).map(|_| true),
         (Some(Command::Render { dir }), _) => {
             let dir = std::path::PathBuf::from(dir.unwrap_or_else(|| ".".into()));
             let out = crate::app::render(&dir, &crate::keys::Keyring::from_env(), crate::render::RenderOptions::from_env(), &crate::app::AppEnv::from_env())?;

@@ -5,5 +5,6 @@
 pub mod der;
 pub mod hybrid;
 pub mod keys;
+pub mod seal;
 pub mod template;
 pub mod unseal;

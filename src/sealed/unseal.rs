@@ -69,6 +69,60 @@ fn string_map(v: Option<&Value>) -> Result<Vec<(String, String)>, String> {
     }
 }
 
+/// Opens every `encryptedData` item with the scope label; on failure names every item that
+/// did not open (never a value).
+fn open_items(enc: &[(String, String)], lbl: &[u8], scope: Scope, keys: &[PrivateKey]) -> Result<BTreeMap<String, Vec<u8>>, (String, String)> {
+    let opened: Vec<(String, Result<Vec<u8>, String>)> = enc
+        .par_iter()
+        .map(|(k, v)| {
+            let r = B64
+                .decode(v.trim())
+                .map_err(|_| "invalid base64".to_string())
+                .and_then(|raw| hybrid::decrypt(&raw, lbl, keys).map(|p| p.to_vec()).map_err(|e| e.to_string()));
+            (k.clone(), r)
+        })
+        .collect();
+    let failed: Vec<&str> = opened.iter().filter(|(_, r)| r.is_err()).map(|(k, _)| k.as_str()).collect();
+    if !failed.is_empty() {
+        let first_err = opened.iter().find_map(|(_, r)| r.as_ref().err()).cloned().unwrap_or_default();
+        let hint = if scope == Scope::Strict { " (strict scope: renamed or moved SealedSecrets cannot be opened)" } else { "" };
+        return Err((format!("spec.encryptedData.{}", failed.join(",")), format!("{first_err} ({}){hint}", failed.join(", "))));
+    }
+    Ok(opened.into_iter().map(|(k, r)| (k, r.unwrap_or_default())).collect())
+}
+
+/// Re-encrypts a SealedSecret's items to a new public key (SPKI) with the same scope,
+/// keeping every other field, template metadata included: an offline `kubeseal --re-encrypt`.
+pub fn reseal(items: &[Item], keys: &[PrivateKey], spki: &[u8]) -> Result<Vec<Item>, RenderError> {
+    let resource = ResourceRef::of(items);
+    let fail = |field: Option<String>, message: String| RenderError { file: None, resource: Some(resource.clone()), field, message };
+    let md = map_get(items, "metadata");
+    let name = str_at(md.and_then(|m| m.get("name"))).ok_or_else(|| fail(Some("metadata.name".into()), "missing name".into()))?;
+    let namespace = str_at(md.and_then(|m| m.get("namespace"))).unwrap_or_default();
+    let scope = scope_of(md);
+    let lbl = label(scope, &namespace, &name);
+    let spec = map_get(items, "spec").ok_or_else(|| fail(Some("spec".into()), "missing spec".into()))?;
+    if spec.get("data").is_some_and(|d| !matches!(d, Value::Null)) {
+        return Err(fail(Some("spec.data".into()), "legacy spec.data cannot be resealed; unseal and seal it instead".into()));
+    }
+    let enc = string_map(spec.get("encryptedData")).map_err(|e| fail(Some("spec.encryptedData".into()), e))?;
+    let opened = open_items(&enc, &lbl, scope, keys).map_err(|(field, msg)| fail(Some(field), msg))?;
+    let mut sealed = Vec::new();
+    for (k, _) in &enc {
+        let blob = hybrid::encrypt(&opened[k], &lbl, spki).map_err(|e| fail(Some(format!("spec.encryptedData.{k}")), e.to_string()))?;
+        sealed.push(Item::Entry(k.clone(), Value::Str(B64.encode(blob))));
+    }
+    let mut out = items.to_vec();
+    for i in out.iter_mut() {
+        if let Item::Entry(k, Value::Map(spec)) = i {
+            if k == "spec" {
+                set(spec, "encryptedData", Value::Map(sealed.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Unseals one SealedSecret manifest into a v1 Secret.
 pub fn unseal(items: &[Item], keys: &[PrivateKey]) -> Result<Vec<Item>, RenderError> {
     let resource = ResourceRef::of(items);
@@ -110,26 +164,7 @@ pub fn unseal(items: &[Item], keys: &[PrivateKey]) -> Result<Vec<Item>, RenderEr
         ty = secret.get("type").cloned().or(ty);
         immutable = secret.get("immutable").cloned().or(immutable);
     } else {
-        let opened: Vec<(String, Result<Vec<u8>, String>)> = enc
-            .par_iter()
-            .map(|(k, v)| {
-                let r = B64
-                    .decode(v.trim())
-                    .map_err(|_| "invalid base64".to_string())
-                    .and_then(|raw| hybrid::decrypt(&raw, &lbl, keys).map(|p| p.to_vec()).map_err(|e| e.to_string()));
-                (k.clone(), r)
-            })
-            .collect();
-        let failed: Vec<&String> = opened.iter().filter(|(_, r)| r.is_err()).map(|(k, _)| k).collect();
-        if !failed.is_empty() {
-            let names: Vec<&str> = failed.iter().map(|s| s.as_str()).collect();
-            let first_err = opened.iter().find_map(|(_, r)| r.as_ref().err()).cloned().unwrap_or_default();
-            let hint = if scope == Scope::Strict { " (strict scope: renamed or moved SealedSecrets cannot be opened)" } else { "" };
-            return Err(fail(Some(format!("spec.encryptedData.{}", names.join(","))), format!("{first_err} ({}){hint}", names.join(", "))));
-        }
-        for (k, r) in opened {
-            data.insert(k, r.unwrap_or_default());
-        }
+        data = open_items(&enc, &lbl, scope, keys).map_err(|(field, msg)| fail(Some(field), msg))?;
     }
 
     // template.data: Go templates over every item as a string; results override items.

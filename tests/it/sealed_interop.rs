@@ -84,3 +84,67 @@ fn stream_and_krm_modes_unseal_only_when_keys_are_configured() {
     k.env("KUNSEAL_SEALED_KEYS", dir.path().join("new-pkcs8.pem"));
     assert_failed_clean(&run(k, Some(stream.as_bytes())), &["hunter2"]);
 }
+
+fn open_with_kubesealpy(dir: &Path, file: &str) -> serde_json::Value {
+    let out = Command::new(python().unwrap()).arg(repo().join("tests/data/sealed/kubeseal_fixtures.py")).arg("open").arg(dir).arg(dir.join(file)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn kunseal_seals_what_kubesealpy_opens_in_every_scope() {
+    let Some((dir, _)) = fixtures() else { return };
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web\n  namespace: prod\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{}'\n    keep: me\n  ownerReferences:\n    - name: x\ntype: Opaque\ndata:\n  a: aGk=\nstringData:\n  b: there\n";
+    std::fs::write(dir.path().join("secret.yaml"), secret).unwrap();
+    for (scope, format) in [("strict", "json"), ("namespace-wide", "yaml"), ("cluster-wide", "yaml")] {
+        let mut k = kunseal();
+        k.current_dir(dir.path()).args(["seal", "--cert", "new-cert.pem", "--scope", scope, "-o", format, "secret.yaml"]);
+        let sealed = ok(k);
+        let text = String::from_utf8_lossy(&sealed).to_string();
+        assert!(!text.contains("last-applied") && !text.contains("ownerReferences") && text.contains("keep"), "{text}");
+        let f = format!("sealed-{scope}.{format}");
+        std::fs::write(dir.path().join(&f), &sealed).unwrap();
+        if format == "yaml" {
+            let opened = open_with_kubesealpy(dir.path(), &f);
+            assert_eq!(opened["web"], serde_json::json!({"a": "aGk=", "b": "dGhlcmU="}), "{scope}");
+        }
+        let data = data_of(&unseal(dir.path(), "backup.yaml", &f));
+        assert_eq!(data, serde_json::json!({"a": "aGk=", "b": "dGhlcmU="}), "{scope}");
+    }
+    // The upstream controller certificate (a KeyUsage strict parsers reject) is readable.
+    let mut k = kunseal();
+    k.current_dir(dir.path()).arg("seal").arg("--cert").arg(repo().join("../shared/fixtures/sealed-upstream/kubeseal_test-testCert.pem")).arg("secret.yaml");
+    if repo().join("../shared/fixtures").exists() {
+        let _ = ok(k);
+    }
+    // Expired certificates are refused unless asked.
+    let mut k = kunseal();
+    k.current_dir(dir.path()).args(["seal", "--cert", "expired-cert.pem", "secret.yaml"]);
+    assert!(String::from_utf8_lossy(&run(k, None).stderr).contains("expired"));
+    let mut k = kunseal();
+    k.current_dir(dir.path()).args(["seal", "--cert", "expired-cert.pem", "--allow-expired", "secret.yaml"]);
+    let _ = ok(k);
+    // --raw: one value, no newline, opens with the same label.
+    let mut k = kunseal();
+    k.current_dir(dir.path()).args(["seal", "--raw", "--cert", "new-cert.pem", "--namespace", "prod", "--name", "web"]);
+    let raw = run(k, Some(b"raw-value"));
+    assert!(raw.status.success() && !raw.stdout.ends_with(b"\n"));
+    let doc = format!("apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: web\n  namespace: prod\nspec:\n  encryptedData:\n    v: {}\n", String::from_utf8_lossy(&raw.stdout));
+    std::fs::write(dir.path().join("raw.yaml"), doc).unwrap();
+    assert_eq!(data_of(&unseal(dir.path(), "backup.yaml", "raw.yaml")), serde_json::json!({"v": "cmF3LXZhbHVl"}));
+}
+
+#[test]
+fn reseal_moves_secrets_to_a_new_key_offline() {
+    let Some((dir, expected)) = fixtures() else { return };
+    // strict.yaml is sealed to the old 2048-bit key; reseal it to the new certificate.
+    let mut k = kunseal();
+    k.current_dir(dir.path()).args(["reseal", "--cert", "new-cert.pem", "--key", "backup.yaml", "strict.yaml"]);
+    let out = ok(k);
+    std::fs::write(dir.path().join("resealed.yaml"), &out).unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("app: db") && text.contains("team: shop"), "template metadata kept: {text}");
+    assert_eq!(data_of(&unseal(dir.path(), "new-pkcs8.pem", "resealed.yaml")), expected["strict"]);
+    assert_eq!(open_with_kubesealpy(dir.path(), "resealed.yaml")["db"], expected["strict"]);
+    assert!(!unseal(dir.path(), "old-pkcs1.pem", "resealed.yaml").status.success());
+}

@@ -115,11 +115,11 @@ pub fn quote(s: &str, out: &mut String) {
     out.push('"');
 }
 
-fn value(v: &Value, depth: usize, out: &mut String) -> Result<(), StoreError> {
+fn value(v: &Value, depth: usize, out: &mut String, unit: &str) -> Result<(), StoreError> {
     let indent = |out: &mut String, n: usize| {
         out.push('\n');
         for _ in 0..n {
-            out.push('\t');
+            out.push_str(unit);
         }
     };
     match v {
@@ -138,7 +138,7 @@ fn value(v: &Value, depth: usize, out: &mut String) -> Result<(), StoreError> {
                 indent(out, depth + 1);
                 quote(k, out);
                 out.push_str(": ");
-                value(v, depth + 1, out)?;
+                value(v, depth + 1, out, unit)?;
             }
             indent(out, depth);
             out.push('}');
@@ -155,7 +155,7 @@ fn value(v: &Value, depth: usize, out: &mut String) -> Result<(), StoreError> {
                     out.push(',');
                 }
                 indent(out, depth + 1);
-                value(v, depth + 1, out)?;
+                value(v, depth + 1, out, unit)?;
             }
             indent(out, depth);
             out.push(']');
@@ -179,8 +179,13 @@ fn value(v: &Value, depth: usize, out: &mut String) -> Result<(), StoreError> {
 
 /// Writes one value as sops' JSON store does (tab indent, trailing newline).
 pub fn emit_value(v: &Value) -> Result<String, StoreError> {
+    emit_value_indented(v, "\t")
+}
+
+/// Like [`emit_value`] with another indentation unit (kubeseal writes two spaces).
+pub fn emit_value_indented(v: &Value, unit: &str) -> Result<String, StoreError> {
     let mut out = String::new();
-    value(v, 0, &mut out)?;
+    value(v, 0, &mut out, unit)?;
     out.push('\n');
     Ok(out)
 }

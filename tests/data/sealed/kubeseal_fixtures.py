@@ -17,6 +17,9 @@ from kubesealpy import Sealer, SealingScope, Unsealer
 def key_and_cert(bits, days=3650):
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     now = datetime.datetime.now(datetime.timezone.utc)
+    if days < 0:
+        now = now + datetime.timedelta(days=days - 2)
+        days = 1
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
     cert = (
         x509.CertificateBuilder()
@@ -55,6 +58,9 @@ def make(out):
     open(os.path.join(out, "old-pkcs1.pem"), "w").write(pem_key(old, serialization.PrivateFormat.TraditionalOpenSSL))
     open(os.path.join(out, "new-pkcs8.pem"), "w").write(pem_key(new, serialization.PrivateFormat.PKCS8))
     open(os.path.join(out, "new-cert.pem"), "w").write(pem_cert(new_cert))
+    open(os.path.join(out, "old-cert.pem"), "w").write(pem_cert(old_cert))
+    _, expired = key_and_cert(2048, days=-5)
+    open(os.path.join(out, "expired-cert.pem"), "w").write(pem_cert(expired))
     backup = {"apiVersion": "v1", "kind": "List", "items": [key_secret("sealed-secrets-keyold", old, old_cert), key_secret("sealed-secrets-keynew", new, new_cert)]}
     open(os.path.join(out, "backup.yaml"), "w").write(yaml.safe_dump(backup, sort_keys=False))
     open(os.path.join(out, "backup.json"), "w").write(json.dumps(backup, indent=2))
