@@ -1,5 +1,6 @@
 //! `kunseal unseal [FILE|-]`: SealedSecrets → Secrets with local keys, like
-//! `kubeseal --recovery-unseal`, for one or many documents (YAML stream or JSON).
+//! `kubeseal --recovery-unseal` (owner reference to the SealedSecret included), for one or
+//! many documents (YAML stream, JSON, or a `List`). The render modes add no owner reference.
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -48,7 +49,9 @@ pub fn run(args: UnsealArgs) -> anyhow::Result<()> {
             if !crate::sealed::unseal::is_sealed_secret(&m) {
                 bail!("{name}: {} is not a SealedSecret (apiVersion bitnami.com/v1alpha1)", crate::render::ResourceRef::of(&m));
             }
-            secrets.push(crate::sealed::unseal::unseal(&m, keys).map_err(|e| anyhow::anyhow!("{}", e.in_file(&name)))?);
+            let mut secret = crate::sealed::unseal::unseal(&m, keys).map_err(|e| anyhow::anyhow!("{}", e.in_file(&name)))?;
+            add_owner_reference(&mut secret, &m);
+            secrets.push(secret);
         }
     }
     if secrets.is_empty() {
@@ -64,4 +67,36 @@ pub fn run(args: UnsealArgs) -> anyhow::Result<()> {
         }
     }
     super::write_stdout(out.as_bytes())
+}
+
+/// As `kubeseal --recovery-unseal` prints it: the Secret owned by its SealedSecret, unless the
+/// template asks for no owner references.
+fn add_owner_reference(secret: &mut [crate::tree::Item], sealed: &[crate::tree::Item]) {
+    use crate::tree::{map_get, Item};
+    let skip = map_get(sealed, "spec")
+        .and_then(|s| s.get("template"))
+        .and_then(|t| t.get("metadata"))
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get("sealedsecrets.bitnami.com/skip-set-owner-references"))
+        == Some(&Value::Str("true".into()));
+    if skip {
+        return;
+    }
+    let md = map_get(sealed, "metadata");
+    let s = |k: &str| Value::Str(md.and_then(|m| m.get(k)).and_then(Value::scalar_text).unwrap_or_default());
+    let owner = Value::Map(vec![
+        Item::Entry("apiVersion".into(), Value::Str("bitnami.com/v1alpha1".into())),
+        Item::Entry("kind".into(), Value::Str("SealedSecret".into())),
+        Item::Entry("name".into(), s("name")),
+        Item::Entry("uid".into(), s("uid")),
+        Item::Entry("controller".into(), Value::Bool(true)),
+    ]);
+    for i in secret.iter_mut() {
+        if let Item::Entry(k, Value::Map(m)) = i {
+            if k == "metadata" {
+                m.retain(|i| !matches!(i, Item::Entry(k, _) if k == "ownerReferences"));
+                m.push(Item::Entry("ownerReferences".into(), Value::Seq(vec![owner.clone()])));
+            }
+        }
+    }
 }

@@ -172,6 +172,7 @@ fn second_implementation_legacy_data_and_merge_into() {
     k.current_dir(dir.path()).args(["unseal", "--key", "backup.yaml", "legacy.yaml"]);
     let text = String::from_utf8(ok(k)).unwrap();
     assert!(text.contains("name: legacy") && text.contains("era: v1") && text.contains("k: bGVnYWN5LXZhbHVl"), "{text}");
+    assert!(text.contains("ownerReferences:") && text.contains("kind: SealedSecret") && text.contains("controller: true"), "{text}");
     // kunseal's sealing opened by the second implementation, after --merge-into.
     std::fs::write(dir.path().join("a.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web\n  namespace: prod\nstringData:\n  first: one\n").unwrap();
     std::fs::write(dir.path().join("b.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\nstringData:\n  second: two\n").unwrap();
