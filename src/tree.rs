@@ -114,6 +114,19 @@ pub fn map_get<'a>(items: &'a [Item], key: &str) -> Option<&'a Value> {
     })
 }
 
+/// Sets `key` in a mapping, in place if present, else appended.
+pub fn set_entry(items: &mut Vec<Item>, key: &str, v: Value) {
+    for i in items.iter_mut() {
+        if let Item::Entry(k, old) = i {
+            if k == key {
+                *old = v;
+                return;
+            }
+        }
+    }
+    items.push(Item::Entry(key.into(), v));
+}
+
 /// Converts a tree (comments dropped) into JSON, for typed views such as the sops metadata.
 pub fn to_json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;

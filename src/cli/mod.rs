@@ -89,6 +89,19 @@ pub fn run(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
+/// The SealedSecret keys of `--key`, else `KUNSEAL_SEALED_KEYS`; an error if there are none.
+pub(crate) fn sealed_keyring(keys: Option<&str>) -> anyhow::Result<crate::keys::Keyring> {
+    let mut keyring = crate::keys::Keyring::from_env();
+    if let Some(k) = keys {
+        keyring = keyring.with_sealed_keys(k);
+    }
+    match keyring.sealed_keys() {
+        None => anyhow::bail!("no SealedSecret keys: pass --key or set KUNSEAL_SEALED_KEYS"),
+        Some(Err(e)) => anyhow::bail!("{e}"),
+        Some(Ok(_)) => Ok(keyring),
+    }
+}
+
 /// Writes `bytes` to stdout in one go (nothing is written before everything succeeded).
 pub(crate) fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -160,15 +160,8 @@ pub fn reseal(a: ResealArgs) -> anyhow::Result<()> {
     if cert.expired() && !a.allow_expired {
         bail!("{}: the certificate has expired (use --allow-expired to seal anyway)", a.cert);
     }
-    let mut keyring = crate::keys::Keyring::from_env();
-    if let Some(k) = &a.keys {
-        keyring = keyring.with_sealed_keys(k);
-    }
-    let keys = match keyring.sealed_keys() {
-        None => bail!("no SealedSecret keys: pass --key or set KUNSEAL_SEALED_KEYS"),
-        Some(Err(e)) => bail!("{e}"),
-        Some(Ok(k)) => k,
-    };
+    let keyring = super::sealed_keyring(a.keys.as_deref())?;
+    let keys = keyring.sealed_keys().expect("checked").map_err(|e| anyhow::anyhow!(e))?;
     let file = a.file.clone().unwrap_or_else(|| "-".into());
     let text = String::from_utf8(super::decrypt::read_input(&file)?).context("input is not UTF-8")?;
     let docs = parse_documents(&text, Limits::default()).map_err(|e| anyhow::anyhow!("{file}: invalid YAML/JSON: {e}"))?;

@@ -5,7 +5,6 @@
 use anyhow::{bail, Context};
 use clap::Args;
 
-use crate::keys::Keyring;
 use crate::tree::Value;
 use crate::yaml::{parse_documents, Limits};
 
@@ -26,15 +25,8 @@ pub fn run(args: UnsealArgs) -> anyhow::Result<()> {
     let file = args.file.unwrap_or_else(|| "-".into());
     let name = if file == "-" { "<stdin>".to_string() } else { file.clone() };
     let text = String::from_utf8(super::decrypt::read_input(&file)?).with_context(|| format!("{name} is not UTF-8 text"))?;
-    let mut keyring = Keyring::from_env();
-    if let Some(k) = &args.keys {
-        keyring = keyring.with_sealed_keys(k);
-    }
-    let keys = match keyring.sealed_keys() {
-        None => bail!("no SealedSecret keys: pass --key or set KUNSEAL_SEALED_KEYS"),
-        Some(Err(e)) => bail!("{e}"),
-        Some(Ok(k)) => k,
-    };
+    let keyring = super::sealed_keyring(args.keys.as_deref())?;
+    let keys = keyring.sealed_keys().expect("checked").map_err(|e| anyhow::anyhow!(e))?;
     let docs = parse_documents(&text, Limits::default()).map_err(|e| anyhow::anyhow!("{name}: invalid YAML/JSON: {e}"))?;
     let mut secrets = Vec::new();
     for d in docs {

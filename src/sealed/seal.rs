@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::der;
 use super::hybrid::{self, label, Scope};
-use crate::tree::{map_get, Item, Value};
+use crate::tree::{map_get, set_entry, Item, Value};
 
 const ANN_CLUSTER: &str = "sealedsecrets.bitnami.com/cluster-wide";
 const ANN_NAMESPACE: &str = "sealedsecrets.bitnami.com/namespace-wide";
@@ -54,17 +54,6 @@ fn remove(items: &mut Vec<Item>, key: &str) {
     items.retain(|i| !matches!(i, Item::Entry(k, _) if k == key));
 }
 
-fn set(items: &mut Vec<Item>, key: &str, v: Value) {
-    for i in items.iter_mut() {
-        if let Item::Entry(k, old) = i {
-            if k == key {
-                *old = v;
-                return;
-            }
-        }
-    }
-    items.push(Item::Entry(key.into(), v));
-}
 
 fn annotations_mut(md: &mut Vec<Item>) -> &mut Vec<Item> {
     if !md.iter().any(|i| matches!(i, Item::Entry(k, Value::Map(_)) if k == "annotations")) {
@@ -98,12 +87,12 @@ pub fn seal_secret(secret: &[Item], cert: &Cert, opts: &SealOptions) -> Result<V
         _ => Vec::new(),
     };
     if let Some(n) = opts.name {
-        set(&mut md, "name", Value::Str(n.into()));
+        set_entry(&mut md, "name", Value::Str(n.into()));
     }
     let name = get_str(crate::tree::map_get(&md, "name")).ok_or("the Secret has no metadata.name")?;
     match (get_str(crate::tree::map_get(&md, "namespace")), opts.namespace) {
         (Some(ns), Some(want)) if ns != want => return Err(format!("namespace mismatch: the Secret says {ns:?}, --namespace says {want:?}")),
-        (None, Some(want)) => set(&mut md, "namespace", Value::Str(want.into())),
+        (None, Some(want)) => set_entry(&mut md, "namespace", Value::Str(want.into())),
         _ => {}
     }
     // Scope: --scope rewrites the annotations; otherwise they decide.

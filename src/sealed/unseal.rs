@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::hybrid::{self, label, PrivateKey, Scope};
 use super::template;
 use crate::render::{RenderError, ResourceRef};
-use crate::tree::{map_get, Item, Value};
+use crate::tree::{map_get, set_entry, Item, Value};
 
 const ANN_CLUSTER: &str = "sealedsecrets.bitnami.com/cluster-wide";
 const ANN_NAMESPACE: &str = "sealedsecrets.bitnami.com/namespace-wide";
@@ -43,17 +43,6 @@ pub fn scope_of(metadata: Option<&Value>) -> Scope {
     }
 }
 
-fn set(items: &mut Vec<Item>, key: &str, v: Value) {
-    for i in items.iter_mut() {
-        if let Item::Entry(k, old) = i {
-            if k == key {
-                *old = v;
-                return;
-            }
-        }
-    }
-    items.push(Item::Entry(key.into(), v));
-}
 
 fn string_map(v: Option<&Value>) -> Result<Vec<(String, String)>, String> {
     match v {
@@ -91,17 +80,31 @@ fn open_items(enc: &[(String, String)], lbl: &[u8], scope: Scope, keys: &[Privat
     Ok(opened.into_iter().map(|(k, r)| (k, r.unwrap_or_default())).collect())
 }
 
+/// What locates a SealedSecret's crypto: its name, namespace, scope, label and spec.
+struct Sealed<'a> {
+    name: String,
+    namespace: String,
+    scope: Scope,
+    label: Vec<u8>,
+    spec: &'a Value,
+}
+
+fn identify(items: &[Item]) -> Result<Sealed<'_>, (String, String)> {
+    let md = map_get(items, "metadata");
+    let name = str_at(md.and_then(|m| m.get("name"))).ok_or(("metadata.name".to_string(), "missing name".to_string()))?;
+    let namespace = str_at(md.and_then(|m| m.get("namespace"))).unwrap_or_default();
+    let scope = scope_of(md);
+    let label = label(scope, &namespace, &name);
+    let spec = map_get(items, "spec").ok_or(("spec".to_string(), "missing spec".to_string()))?;
+    Ok(Sealed { name, namespace, scope, label, spec })
+}
+
 /// Re-encrypts a SealedSecret's items to a new public key (SPKI) with the same scope,
 /// keeping every other field, template metadata included: an offline `kubeseal --re-encrypt`.
 pub fn reseal(items: &[Item], keys: &[PrivateKey], spki: &[u8]) -> Result<Vec<Item>, RenderError> {
     let resource = ResourceRef::of(items);
     let fail = |field: Option<String>, message: String| RenderError { file: None, resource: Some(resource.clone()), field, message };
-    let md = map_get(items, "metadata");
-    let name = str_at(md.and_then(|m| m.get("name"))).ok_or_else(|| fail(Some("metadata.name".into()), "missing name".into()))?;
-    let namespace = str_at(md.and_then(|m| m.get("namespace"))).unwrap_or_default();
-    let scope = scope_of(md);
-    let lbl = label(scope, &namespace, &name);
-    let spec = map_get(items, "spec").ok_or_else(|| fail(Some("spec".into()), "missing spec".into()))?;
+    let Sealed { scope, label: lbl, spec, .. } = identify(items).map_err(|(f, m)| fail(Some(f), m))?;
     if spec.get("data").is_some_and(|d| !matches!(d, Value::Null)) {
         return Err(fail(Some("spec.data".into()), "legacy spec.data cannot be resealed; unseal and seal it instead".into()));
     }
@@ -116,7 +119,7 @@ pub fn reseal(items: &[Item], keys: &[PrivateKey], spki: &[u8]) -> Result<Vec<It
     for i in out.iter_mut() {
         if let Item::Entry(k, Value::Map(spec)) = i {
             if k == "spec" {
-                set(spec, "encryptedData", Value::Map(sealed.clone()));
+                set_entry(spec, "encryptedData", Value::Map(sealed.clone()));
             }
         }
     }
@@ -127,12 +130,7 @@ pub fn reseal(items: &[Item], keys: &[PrivateKey], spki: &[u8]) -> Result<Vec<It
 pub fn unseal(items: &[Item], keys: &[PrivateKey]) -> Result<Vec<Item>, RenderError> {
     let resource = ResourceRef::of(items);
     let fail = |field: Option<String>, message: String| RenderError { file: None, resource: Some(resource.clone()), field, message };
-    let md = map_get(items, "metadata");
-    let name = str_at(md.and_then(|m| m.get("name"))).ok_or_else(|| fail(Some("metadata.name".into()), "missing name".into()))?;
-    let namespace = str_at(md.and_then(|m| m.get("namespace"))).unwrap_or_default();
-    let scope = scope_of(md);
-    let lbl = label(scope, &namespace, &name);
-    let spec = map_get(items, "spec").ok_or_else(|| fail(Some("spec".into()), "missing spec".into()))?;
+    let Sealed { name, namespace, scope, label: lbl, spec } = identify(items).map_err(|(f, m)| fail(Some(f), m))?;
     let template_v = spec.get("template");
     let enc = string_map(spec.get("encryptedData")).map_err(|e| fail(Some("spec.encryptedData".into()), e))?;
     let legacy = str_at(spec.get("data"));
@@ -176,9 +174,9 @@ pub fn unseal(items: &[Item], keys: &[PrivateKey]) -> Result<Vec<Item>, RenderEr
         }
     }
 
-    set(&mut metadata, "name", Value::Str(name));
+    set_entry(&mut metadata, "name", Value::Str(name));
     if !namespace.is_empty() {
-        set(&mut metadata, "namespace", Value::Str(namespace));
+        set_entry(&mut metadata, "namespace", Value::Str(namespace));
     }
     let mut out = vec![
         Item::Entry("apiVersion".into(), Value::Str("v1".into())),
