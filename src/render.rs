@@ -161,7 +161,7 @@ fn set_aside(items: &mut [Item]) -> Option<SetAside> {
         *ann = kept;
         return None;
     }
-    let removed_map_at = if kept.iter().all(|i| matches!(i, Item::Comment(_))) && kept.is_empty() {
+    let removed_map_at = if kept.is_empty() {
         md.remove(pos);
         Some(pos)
     } else {

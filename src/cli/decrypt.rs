@@ -136,7 +136,7 @@ pub fn decrypt_to_bytes(
         None => format!("cannot decrypt {name}"),
     };
     let loaded = stores::load(in_fmt, bytes).with_context(|| ctx(None))?;
-    let resource = loaded.branches.first().and_then(|b| super::describe_resource(b));
+    let resource = loaded.branches.first().map(|b| crate::render::ResourceRef::of(b)).filter(|r| r.kind.is_some()).map(|r| r.to_string());
     let md = loaded
         .metadata
         .ok_or(crate::sops::metadata::MetadataError::Missing)

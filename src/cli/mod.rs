@@ -109,21 +109,3 @@ pub(crate) fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     out.flush()?;
     Ok(())
 }
-
-/// `Kind namespace/name` of a Kubernetes manifest, from clear (unencrypted) fields only.
-pub(crate) fn describe_resource(branch: &[kunseal_tree::Item]) -> Option<String> {
-    use kunseal_tree::{map_get, Value};
-    let clear = |v: Option<&Value>| match v {
-        Some(Value::Str(s)) if !s.starts_with("ENC[") => Some(s.clone()),
-        _ => None,
-    };
-    let kind = clear(map_get(branch, "kind"))?;
-    let md = map_get(branch, "metadata");
-    let name = clear(md.and_then(|m| m.get("name"))).unwrap_or_else(|| "?".into());
-    Some(match clear(md.and_then(|m| m.get("namespace"))) {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    })
-}
-
-use crate::tree as kunseal_tree;
