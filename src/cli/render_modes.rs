@@ -34,11 +34,11 @@ pub fn stdin_mode() -> anyhow::Result<Outcome> {
             if let [doc] = docs.as_slice() {
                 if krm::is_resource_list(&doc.root) {
                     let Value::Map(list) = &doc.root else { unreachable!() };
-                    let (out, ok) = krm::process(list, &cwd, &keyring, opts);
+                    let (out, errors) = krm::process(list, &cwd, &keyring, opts);
                     super::write_stdout(emit_manifest(&out).as_bytes())?;
-                    if !ok {
-                        for r in failures(&out) {
-                            eprintln!("kunseal: {r}");
+                    if !errors.is_empty() {
+                        for e in errors {
+                            eprintln!("kunseal: {e}");
                         }
                         return Ok(Outcome::FailedWithOutput);
                     }
@@ -50,34 +50,6 @@ pub fn stdin_mode() -> anyhow::Result<Outcome> {
     let out = stream::render(&text, &keyring, opts)?;
     super::write_stdout(out.as_bytes())?;
     Ok(Outcome::Ok)
-}
-
-fn failures(out: &[crate::tree::Item]) -> Vec<String> {
-    match crate::tree::map_get(out, "results") {
-        Some(Value::Seq(rs)) => rs
-            .iter()
-            .filter_map(|r| r.get("message").and_then(Value::scalar_text).map(|m| {
-                let file = r.get("file").and_then(|f| f.get("path")).and_then(Value::scalar_text);
-                let field = r.get("field").and_then(|f| f.get("path")).and_then(Value::scalar_text);
-                let res = r.get("resourceRef").map(|rr| {
-                    let g = |k| rr.get(k).and_then(Value::scalar_text).unwrap_or_default();
-                    format!("{} {}{}", g("kind"), rr.get("namespace").and_then(Value::scalar_text).map(|n| format!("{n}/")).unwrap_or_default(), g("name"))
-                });
-                let mut parts = Vec::new();
-                if let Some(f) = file {
-                    parts.push(format!("file {f}"));
-                }
-                if let Some(r) = res {
-                    parts.push(format!("resource {r}"));
-                }
-                if let Some(f) = field {
-                    parts.push(format!("field {f}"));
-                }
-                format!("{}: {m}", parts.join(", "))
-            }))
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// `kunseal CONFIG`: kustomize's legacy exec plugin; prints the generated manifests.

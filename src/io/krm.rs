@@ -29,6 +29,19 @@ fn annotation<'a>(items: &'a [Item], key: &str) -> Option<&'a str> {
     }
 }
 
+/// The file a runner says an item came from.
+fn item_path(item: &[Item]) -> Option<&str> {
+    annotation(item, "internal.config.kubernetes.io/path").or_else(|| annotation(item, "config.kubernetes.io/path"))
+}
+
+/// The error as a message names it: with the item's file when the error has none.
+fn located(e: &RenderError, item: Option<&[Item]>) -> RenderError {
+    match (e.file.is_none(), item.and_then(item_path)) {
+        (true, Some(p)) => e.clone().in_file(p),
+        _ => e.clone(),
+    }
+}
+
 fn result_entry(e: &RenderError, item: Option<&[Item]>) -> Value {
     let s = |v: &str| Value::Str(v.to_string());
     let mut m = vec![Item::Entry("message".into(), s(&e.message)), Item::Entry("severity".into(), s("error"))];
@@ -44,7 +57,7 @@ fn result_entry(e: &RenderError, item: Option<&[Item]>) -> Value {
     if let Some(f) = &e.field {
         m.push(Item::Entry("field".into(), Value::Map(vec![Item::Entry("path".into(), s(f))])));
     }
-    let item_file = item.and_then(|i| annotation(i, "internal.config.kubernetes.io/path").or_else(|| annotation(i, "config.kubernetes.io/path")));
+    let item_file = item.and_then(item_path);
     if let Some(path) = e.file.as_deref().or(item_file) {
         let mut file = vec![Item::Entry("path".into(), s(path))];
         if e.file.is_none() {
@@ -59,8 +72,8 @@ fn result_entry(e: &RenderError, item: Option<&[Item]>) -> Value {
     Value::Map(m)
 }
 
-/// Processes a ResourceList; returns the output list and whether everything succeeded.
-pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions) -> (Vec<Item>, bool) {
+/// Processes a ResourceList; returns the output list and the failures (none: success).
+pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions) -> (Vec<Item>, Vec<RenderError>) {
     let items: Vec<Vec<Item>> = match map_get(list, "items") {
         Some(Value::Seq(v)) => v
             .iter()
@@ -80,7 +93,7 @@ pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions
     let present: Vec<String> = items
         .iter()
         .filter(|i| has_sops(i))
-        .filter_map(|i| annotation(i, "internal.config.kubernetes.io/path").or_else(|| annotation(i, "config.kubernetes.io/path")))
+        .filter_map(|i| item_path(i))
         .map(generator::normalise)
         .collect();
 
@@ -108,11 +121,15 @@ pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions
     let mut out_items = Vec::new();
     let mut generated = Vec::new();
     let mut results = Vec::new();
+    let mut errors = Vec::new();
     for d in done {
         match d {
             Ok(Done::Keep(i)) => out_items.push(Value::Map(i)),
             Ok(Done::Generated(g)) => generated.extend(g.into_iter().map(Value::Map)),
-            Err((e, item)) => results.push(result_entry(&e, item.as_deref())),
+            Err((e, item)) => {
+                results.push(result_entry(&e, item.as_deref()));
+                errors.push(located(&e, item.as_deref()));
+            }
         }
     }
     if let (Some(fc), false) = (&function_config, any_config_item) {
@@ -121,6 +138,7 @@ pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions
             Err(e) => {
                 let e = if e.resource.is_none() { RenderError { resource: Some(ResourceRef::of(fc)), ..e } } else { e };
                 results.push(result_entry(&e, Some(fc)));
+                errors.push(located(&e, Some(fc)));
             }
         }
     }
@@ -136,5 +154,5 @@ pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions
     if !ok {
         out.push(Item::Entry("results".into(), Value::Seq(results)));
     }
-    (out, ok)
+    (out, errors)
 }
