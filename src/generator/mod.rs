@@ -13,7 +13,8 @@ use rayon::prelude::*;
 use crate::keys::Keyring;
 use crate::render::{RenderError, RenderOptions, ResourceRef};
 use crate::sops::stores::{self, Format};
-use crate::sops::{decrypt_bytes, DecryptOptions};
+use crate::sops::metadata::{Metadata, MetadataError};
+use crate::sops::{decrypt_branches, DecryptOptions};
 use crate::tree::{map_get, Item, Value};
 
 /// Whether a manifest is a ksops generator config.
@@ -65,29 +66,31 @@ fn decrypt_file(cwd: &Path, path: &str, keyring: &Keyring, opts: RenderOptions) 
     let full = resolve(cwd, path, opts)?;
     let bytes = std::fs::read(&full).map_err(|e| RenderError::new(format!("cannot read {path}: {}", e.kind())).in_file(path))?;
     let fmt = Format::from_path(path);
-    match decrypt_bytes(&bytes, fmt, keyring, DecryptOptions { ignore_mac: opts.values_only }) {
-        Ok(d) => Ok((fmt, d.branches)),
-        Err(e) => {
-            let loaded = stores::load(fmt, &bytes).ok();
-            let resource = loaded.as_ref().and_then(|l| l.branches.first()).map(|b| ResourceRef::of(b));
-            // A manifest with no sops block passes through, a SealedSecret unsealed when keys
-            // are configured.
-            if let (crate::sops::SopsError::Metadata(crate::sops::metadata::MetadataError::Missing), Some(l)) = (&e, loaded) {
-                if matches!(fmt, Format::Yaml | Format::Json) {
-                    let mut out = Vec::new();
-                    for b in l.branches {
-                        out.push(crate::render::unseal_if_configured(&b, keyring).map_err(|e| e.in_file(path))?.unwrap_or(b));
-                    }
-                    return Ok((fmt, out));
-                }
-            }
-            let (field, message) = match e {
-                crate::sops::SopsError::Value { path, error } => (Some(path), error.to_string()),
-                other => (None, other.to_string()),
-            };
-            Err(RenderError { file: Some(path.to_string()), resource, field, message })
+    let fail = |resource: Option<ResourceRef>, e: crate::sops::SopsError| {
+        let (field, message) = match e {
+            crate::sops::SopsError::Value { path, error } => (Some(path), error.to_string()),
+            other => (None, other.to_string()),
+        };
+        RenderError { file: Some(path.to_string()), resource, field, message }
+    };
+    let loaded = stores::load(fmt, &bytes).map_err(|e| fail(None, e.into()))?;
+    let resource = loaded.branches.first().map(|b| ResourceRef::of(b));
+    let Some(md) = loaded.metadata else {
+        // A manifest with no sops block passes through, a SealedSecret unsealed when keys
+        // are configured.
+        if !matches!(fmt, Format::Yaml | Format::Json) {
+            return Err(fail(resource, MetadataError::Missing.into()));
         }
-    }
+        let mut out = Vec::new();
+        for b in loaded.branches {
+            out.push(crate::render::unseal_if_configured(&b, keyring).map_err(|e| e.in_file(path))?.unwrap_or(b));
+        }
+        return Ok((fmt, out));
+    };
+    let md = Metadata::from_json(md).map_err(|e| fail(resource.clone(), e.into()))?;
+    decrypt_branches(loaded.branches, md, keyring, DecryptOptions { ignore_mac: opts.values_only })
+        .map(|d| (fmt, d.branches))
+        .map_err(|e| fail(resource, e))
 }
 
 /// `[key=]path` → (key, path); the key defaults to the file name.
