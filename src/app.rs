@@ -45,7 +45,7 @@ pub struct AppEnv {
 
 impl AppEnv {
     pub fn from_env() -> AppEnv {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let var = crate::env_nonempty;
         let mut env = AppEnv {
             name: var("ARGOCD_APP_NAME"),
             namespace: var("ARGOCD_APP_NAMESPACE"),
@@ -73,7 +73,7 @@ impl AppEnv {
 }
 
 fn tool(env_var: &str, default: &str) -> String {
-    std::env::var(env_var).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+    crate::env_nonempty(env_var).unwrap_or_else(|| default.to_string())
 }
 
 fn on_path(name: &str) -> bool {

@@ -25,3 +25,8 @@ pub mod sops;
 pub mod testgen;
 pub mod tree;
 pub mod yaml;
+
+/// An environment variable that is set and not empty (how sops and kunseal read settings).
+pub(crate) fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

@@ -37,7 +37,7 @@ fn home() -> Option<PathBuf> {
 
 impl Sources {
     pub fn from_env() -> Sources {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let var = crate::env_nonempty;
         let config_dir = var("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| home().map(|h| h.join(".config")));
         let ssh_key_file = var("SOPS_AGE_SSH_PRIVATE_KEY_FILE").map(PathBuf::from);
         let default_ssh = if ssh_key_file.is_none() {

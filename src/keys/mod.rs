@@ -65,13 +65,12 @@ impl std::fmt::Debug for Keyring {
 impl Keyring {
     /// The backends configured from the environment, as sops reads it.
     pub fn from_env() -> Keyring {
-        let order = std::env::var("SOPS_DECRYPTION_ORDER")
-            .ok()
+        let order = crate::env_nonempty("SOPS_DECRYPTION_ORDER")
             .filter(|s| !s.trim().is_empty())
             .map(|s| s.split(',').map(|p| p.trim().to_string()).collect())
             .unwrap_or_else(|| vec!["age".to_string(), "pgp".to_string()]);
         let mut k = Keyring::new(vec![Box::new(age::AgeBackend::from_env()), Box::new(pgp::PgpBackend::from_env())], order);
-        k.sealed_spec = std::env::var("KUNSEAL_SEALED_KEYS").ok().filter(|s| !s.trim().is_empty());
+        k.sealed_spec = crate::env_nonempty("KUNSEAL_SEALED_KEYS").filter(|s| !s.trim().is_empty());
         k
     }
 

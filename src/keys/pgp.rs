@@ -16,7 +16,7 @@ pub struct PgpBackend {
 
 impl PgpBackend {
     pub fn from_env() -> PgpBackend {
-        let gpg = std::env::var("SOPS_GPG_EXEC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "gpg".into());
+        let gpg = crate::env_nonempty("SOPS_GPG_EXEC").unwrap_or_else(|| "gpg".into());
         PgpBackend { gpg }
     }
 }
