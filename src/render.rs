@@ -187,6 +187,21 @@ fn put_back(items: &mut [Item], aside: SetAside) {
     }
 }
 
+/// Opens, all at once, the data keys of the manifests whose `sops` block names a key service
+/// (see [`Keyring::prefetch`]); manifests with only local keys cost a glance.
+pub fn prefetch_manifests<'a>(manifests: impl Iterator<Item = &'a [Item]>, keyring: &Keyring) {
+    const REMOTE: [&str; 5] = ["kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups"];
+    let mds: Vec<Metadata> = manifests
+        .filter_map(|items| match map_get(items, "sops") {
+            Some(Value::Map(sops)) => Some(sops),
+            _ => None,
+        })
+        .filter(|sops| sops.iter().any(|i| matches!(i, Item::Entry(k, Value::Seq(v)) if !v.is_empty() && REMOTE.contains(&k.as_str()))))
+        .filter_map(|sops| Metadata::from_json(to_json(&Value::Map(sops.clone()))).ok())
+        .collect();
+    keyring.prefetch(&mds.iter().collect::<Vec<_>>());
+}
+
 /// Decrypts one manifest that carries a `sops` block, in place semantics: the result has
 /// no `sops` key and keeps every runner annotation.
 pub fn decrypt_manifest(mut items: Vec<Item>, keyring: &Keyring, opts: RenderOptions) -> Result<Vec<Item>, RenderError> {

@@ -62,35 +62,50 @@ fn resolve(cwd: &Path, path: &str, opts: RenderOptions) -> Result<PathBuf, Rende
     Ok(p)
 }
 
-fn decrypt_file(cwd: &Path, path: &str, keyring: &Keyring, opts: RenderOptions) -> Result<(Format, Vec<Vec<Item>>), RenderError> {
+/// A file of a generator config, read and parsed but not yet decrypted (so that the data
+/// keys of all files can be opened together first: [`Keyring::prefetch`]).
+struct LoadedFile {
+    fmt: Format,
+    branches: Vec<Vec<Item>>,
+    metadata: Option<Result<Metadata, MetadataError>>,
+    resource: Option<ResourceRef>,
+}
+
+fn load_file(cwd: &Path, path: &str, opts: RenderOptions) -> Result<LoadedFile, RenderError> {
     let full = resolve(cwd, path, opts)?;
     let bytes = std::fs::read(&full).map_err(|e| RenderError::new(format!("cannot read {path}: {}", e.kind())).in_file(path))?;
     let fmt = Format::from_path(path);
-    let fail = |resource: Option<ResourceRef>, e: crate::sops::SopsError| {
-        let (field, message) = match e {
-            crate::sops::SopsError::Value { path, error } => (Some(path), error.to_string()),
-            other => (None, other.to_string()),
-        };
-        RenderError { file: Some(path.to_string()), resource, field, message }
-    };
-    let loaded = stores::load(fmt, &bytes).map_err(|e| fail(None, e.into()))?;
+    let loaded = stores::load(fmt, &bytes).map_err(|e| file_error(path, None, e.into()))?;
     let resource = loaded.branches.first().map(|b| ResourceRef::of(b));
-    let Some(md) = loaded.metadata else {
+    Ok(LoadedFile { fmt, branches: loaded.branches, metadata: loaded.metadata.map(Metadata::from_json), resource })
+}
+
+fn file_error(path: &str, resource: Option<ResourceRef>, e: crate::sops::SopsError) -> RenderError {
+    let (field, message) = match e {
+        crate::sops::SopsError::Value { path, error } => (Some(path), error.to_string()),
+        other => (None, other.to_string()),
+    };
+    RenderError { file: Some(path.to_string()), resource, field, message }
+}
+
+fn decrypt_file(file: LoadedFile, path: &str, keyring: &Keyring, opts: RenderOptions) -> Result<(Format, Vec<Vec<Item>>), RenderError> {
+    let LoadedFile { fmt, branches, metadata, resource } = file;
+    let Some(md) = metadata else {
         // A manifest with no sops block passes through, a SealedSecret unsealed when keys
         // are configured.
         if !matches!(fmt, Format::Yaml | Format::Json) {
-            return Err(fail(resource, MetadataError::Missing.into()));
+            return Err(file_error(path, resource, MetadataError::Missing.into()));
         }
         let mut out = Vec::new();
-        for b in loaded.branches {
+        for b in branches {
             out.push(crate::render::unseal_if_configured(&b, keyring).map_err(|e| e.in_file(path))?.unwrap_or(b));
         }
         return Ok((fmt, out));
     };
-    let md = Metadata::from_json(md).map_err(|e| fail(resource.clone(), e.into()))?;
-    decrypt_branches(loaded.branches, md, keyring, DecryptOptions { ignore_mac: opts.values_only })
+    let md = md.map_err(|e| file_error(path, resource.clone(), e.into()))?;
+    decrypt_branches(branches, md, keyring, DecryptOptions { ignore_mac: opts.values_only })
         .map(|d| (fmt, d.branches))
-        .map_err(|e| fail(resource, e))
+        .map_err(|e| file_error(path, resource, e))
 }
 
 /// `[key=]path` → (key, path); the key defaults to the file name.
@@ -181,6 +196,14 @@ pub fn generate_except(config: &[Item], cwd: &Path, keyring: &Keyring, opts: Ren
         Binary(usize, String, String),
         Env(usize, &'a str),
     }
+    impl Job<'_> {
+        fn path(&self) -> &str {
+            match self {
+                Job::Manifest(p) | Job::Env(_, p) => p,
+                Job::Text(_, _, p) | Job::Binary(_, _, p) => p,
+            }
+        }
+    }
     let mut jobs: Vec<Job> = files.iter().map(|f| Job::Manifest(f)).collect();
     for (i, sf) in secret_from.iter().enumerate() {
         for f in &sf.files {
@@ -201,24 +224,30 @@ pub fn generate_except(config: &[Item], cwd: &Path, keyring: &Keyring, opts: Ren
         Binary(usize, String, Vec<u8>),
         Env(usize, Vec<(String, String)>),
     }
-    let plain = |path: &str| -> Result<Vec<u8>, RenderError> {
-        let (fmt, branches) = decrypt_file(cwd, path, keyring, opts)?;
+    // Read and parse every file first, open all their data keys together (key-service round
+    // trips overlap), then decrypt.
+    let loaded: Vec<Result<LoadedFile, RenderError>> = jobs.par_iter().map(|job| load_file(cwd, job.path(), opts)).collect();
+    let mds: Vec<&Metadata> = loaded.iter().filter_map(|l| l.as_ref().ok()?.metadata.as_ref()?.as_ref().ok()).collect();
+    keyring.prefetch(&mds);
+    let plain = |file: LoadedFile, path: &str| -> Result<Vec<u8>, RenderError> {
+        let (fmt, branches) = decrypt_file(file, path, keyring, opts)?;
         stores::emit(fmt, &branches).map_err(|e| RenderError::new(e.to_string()).in_file(path))
     };
     let results: Vec<Result<Out, RenderError>> = jobs
         .par_iter()
-        .map(|job| match job {
+        .zip(loaded.into_par_iter())
+        .map(|(job, file)| match job {
             Job::Manifest(path) => {
-                let (fmt, branches) = decrypt_file(cwd, path, keyring, opts)?;
+                let (fmt, branches) = decrypt_file(file?, path, keyring, opts)?;
                 if !matches!(fmt, Format::Yaml | Format::Json) {
                     return Err(RenderError::new("files: entries must be YAML or JSON manifests").in_file(path));
                 }
                 Ok(Out::Manifests(branches.into_iter().filter(|b| !b.is_empty()).collect()))
             }
-            Job::Text(i, k, p) => Ok(Out::Text(*i, k.clone(), plain(p)?)),
-            Job::Binary(i, k, p) => Ok(Out::Binary(*i, k.clone(), plain(p)?)),
+            Job::Text(i, k, p) => Ok(Out::Text(*i, k.clone(), plain(file?, p)?)),
+            Job::Binary(i, k, p) => Ok(Out::Binary(*i, k.clone(), plain(file?, p)?)),
             Job::Env(i, p) => {
-                let text = plain(p)?;
+                let text = plain(file?, p)?;
                 Ok(Out::Env(*i, parse_env(&String::from_utf8_lossy(&text))))
             }
         })

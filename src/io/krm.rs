@@ -97,6 +97,7 @@ pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions
         .map(generator::normalise)
         .collect();
 
+    crate::render::prefetch_manifests(items.iter().filter(|i| has_sops(i)).map(|i| i.as_slice()), keyring);
     enum Done {
         Keep(Vec<Item>),
         Generated(Vec<Vec<Item>>),

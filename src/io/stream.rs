@@ -5,6 +5,7 @@
 use rayon::prelude::*;
 
 use crate::keys::Keyring;
+use crate::tree::Item;
 use crate::render::{decrypt_manifest, RenderError, RenderOptions};
 use crate::tree::Value;
 use crate::yaml::{parse_documents, Limits};
@@ -52,24 +53,48 @@ fn maybe_sealed(body: &str) -> bool {
 pub fn render(text: &str, keyring: &Keyring, opts: RenderOptions) -> Result<String, RenderError> {
     let chunks = split(text);
     let unseal = keyring.sealed_keys().is_some();
-    let rendered: Vec<Result<Option<String>, RenderError>> = chunks
+    // Parse the documents that may need work, open the data keys of all of them together
+    // (key-service round trips overlap), then decrypt or unseal.
+    enum Doc {
+        Untouched,
+        Manifest(Vec<Item>),
+    }
+    let parsed: Vec<Result<Doc, RenderError>> = chunks
         .par_iter()
         .enumerate()
         .map(|(i, c)| {
             if !carries_sops(c.body) && !(unseal && maybe_sealed(c.body)) {
-                return Ok(None);
+                return Ok(Doc::Untouched);
             }
             let name = format!("document {} of the stream", i + 1);
             let docs = parse_documents(c.body, Limits::default()).map_err(|e| RenderError::new(format!("invalid YAML: {e}")).in_file(&name))?;
-            let [doc] = docs.as_slice() else { return Err(RenderError::new("expected one document").in_file(&name)) };
-            let Value::Map(items) = &doc.root else { return Ok(None) };
-            if !crate::render::has_sops(items) {
-                return match crate::render::unseal_if_configured(items, keyring).map_err(|e| e.in_file(&name))? {
+            let Ok([doc]) = <[_; 1]>::try_from(docs) else { return Err(RenderError::new("expected one document").in_file(&name)) };
+            Ok(match doc.root {
+                Value::Map(items) => Doc::Manifest(items),
+                _ => Doc::Untouched,
+            })
+        })
+        .collect();
+    crate::render::prefetch_manifests(
+        parsed.iter().filter_map(|p| match p {
+            Ok(Doc::Manifest(items)) => Some(items.as_slice()),
+            _ => None,
+        }),
+        keyring,
+    );
+    let rendered: Vec<Result<Option<String>, RenderError>> = parsed
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let Doc::Manifest(items) = p? else { return Ok(None) };
+            let name = format!("document {} of the stream", i + 1);
+            if !crate::render::has_sops(&items) {
+                return match crate::render::unseal_if_configured(&items, keyring).map_err(|e| e.in_file(&name))? {
                     Some(secret) => Ok(Some(super::emit_manifest(&secret))),
                     None => Ok(None),
                 };
             }
-            let out = decrypt_manifest(items.clone(), keyring, opts).map_err(|e| e.in_file(&name))?;
+            let out = decrypt_manifest(items, keyring, opts).map_err(|e| e.in_file(&name))?;
             Ok(Some(super::emit_manifest(&out)))
         })
         .collect();
