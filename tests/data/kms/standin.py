@@ -13,8 +13,9 @@
   (managed identity, X-IDENTITY-HEADER).
 
 Key operations answer after --delay-ms; the first --fail-first of them answer 503 (retries).
-GET /_stats counts key operations (and the distinct ciphertexts asked to decrypt); POST
-/_reset clears the counts. The port goes to stdout as {"port": N} once listening.
+GET /_stats counts key operations (the distinct ciphertexts asked to decrypt, the most in
+flight at once); POST /_reset clears the counts; POST /_config {"delay_ms", "fail_first"}
+changes those two settings. The port goes to stdout as {"port": N} once listening.
 
 This is test scaffolding for kunseal, not an implementation of any of these services.
 """
@@ -38,7 +39,7 @@ lock = threading.Lock()
 aes_keys = {}
 rsa_keys = {}
 tokens = set()
-stats = {"ops": {}, "decrypted": set(), "tokens": 0, "failed": 0}
+stats = {"ops": {}, "decrypted": set(), "tokens": 0, "failed": 0, "inflight": 0, "max_inflight": 0}
 args = None
 gcp_account = None
 
@@ -118,8 +119,12 @@ class Handler(BaseHTTPRequestHandler):
             fail = stats["failed"] < args.fail_first
             if fail:
                 stats["failed"] += 1
+            stats["inflight"] += 1
+            stats["max_inflight"] = max(stats["max_inflight"], stats["inflight"])
         if args.delay_ms:
             time.sleep(args.delay_ms / 1000.0)
+        with lock:
+            stats["inflight"] -= 1
         if fail:
             self.reply(503, {"errors": ["stand-in: temporarily unavailable"], "error": {"code": 503, "message": "stand-in: temporarily unavailable"}})
             return False
@@ -129,7 +134,8 @@ class Handler(BaseHTTPRequestHandler):
         u = urlparse(self.path)
         if u.path == "/_stats":
             with lock:
-                self.reply(200, {"ops": stats["ops"], "distinct_decrypted": len(stats["decrypted"]), "tokens": stats["tokens"]})
+                self.reply(200, {"ops": stats["ops"], "distinct_decrypted": len(stats["decrypted"]), "tokens": stats["tokens"],
+                                 "max_inflight": stats["max_inflight"]})
             return
         if u.path == "/msi/token":
             q = parse_qs(u.query)
@@ -149,6 +155,12 @@ class Handler(BaseHTTPRequestHandler):
                 stats["decrypted"].clear()
                 stats["tokens"] = 0
                 stats["failed"] = 0
+                stats["max_inflight"] = 0
+            return self.reply(200, {})
+        if u.path == "/_config":
+            req = json.loads(raw or b"{}")
+            args.delay_ms = int(req.get("delay_ms", args.delay_ms))
+            args.fail_first = int(req.get("fail_first", args.fail_first))
             return self.reply(200, {})
         m = re.fullmatch(r"/v1/(.+)/(encrypt|decrypt)/([^/]+)", u.path)
         if m:
