@@ -7,6 +7,7 @@ cd "$root"
 bash scripts/setup-tools.sh
 export KUNSEAL_SOPS="$root/.tools/bin/sops"
 export KUNSEAL_REQUIRE_TOOLS=1
+# One profile for tests and benchmarks (release): the AWS SDK is built once, not twice.
 # The library's unit tests and the one integration binary (the binary and the bench example
 # hold no tests; their empty runs would close the output on "0 passed").
-cargo test --locked --lib --test it "$@"
+cargo test --release --locked --lib --test it "$@"

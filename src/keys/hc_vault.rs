@@ -100,10 +100,10 @@ impl KeyBackend for VaultBackend {
 
     fn unwrap_key(&self, key: &MasterKey) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let MasterKey::HcVault { address, engine_path, key_name, enc } = key else { return Err(KeyError::Unsupported("non-hc_vault")) };
-        let token = self.token.as_ref().ok_or_else(|| KeyError::Failed(format!("Vault transit: no token (VAULT_TOKEN or ~/.vault-token)")))?;
+        let token = self.token.as_ref().ok_or_else(|| KeyError::Failed("Vault transit: no token (VAULT_TOKEN or ~/.vault-token)".into()))?;
         let addr = if address.is_empty() { self.default_addr.clone().unwrap_or_default() } else { address.clone() };
         if addr.is_empty() {
-            return Err(KeyError::Failed(format!("Vault transit: no address (the key names none and VAULT_ADDR is unset)")));
+            return Err(KeyError::Failed("Vault transit: no address (the key names none and VAULT_ADDR is unset)".into()));
         }
         let url = format!("{}/v1/{}/decrypt/{}", addr.trim_end_matches('/'), engine_path.trim_matches('/'), key_name);
         let shared = remote::shared()?;
@@ -116,6 +116,6 @@ impl KeyBackend for VaultBackend {
             }
             r
         }))?;
-        take_secret(&mut answer, "/data/plaintext").ok_or_else(|| KeyError::Failed(format!("Vault transit: the answer has no base64 data.plaintext")))
+        take_secret(&mut answer, "/data/plaintext").ok_or_else(|| KeyError::Failed("Vault transit: the answer has no base64 data.plaintext".into()))
     }
 }

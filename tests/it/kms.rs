@@ -8,6 +8,7 @@
 //!   RSA-OAEP-256 done for real); the files are real sops files whose age key entry is
 //!   replaced by a `gcp_kms` / `azure_kv` entry in sops' exact layout, the data key wrapped by
 //!   the stand-in.
+//!
 //! Both servers come from `scripts/setup-tools.sh` (.tools/kms-venv).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -493,7 +494,7 @@ fn azure_key_vault_stand_in_with_every_credential_source() {
             azure_wrap(&az, "sops-key", "0123456789abcdef", key)
         )
     });
-    let base = vec![("AZURE_AUTHORITY_HOST", format!("{}/", az.url())), ("AZURE_TENANT_ID", "t-1".to_string()), ("AZURE_CLIENT_ID", "c-1".to_string())];
+    let base = [("AZURE_AUTHORITY_HOST", format!("{}/", az.url())), ("AZURE_TENANT_ID", "t-1".to_string()), ("AZURE_CLIENT_ID", "c-1".to_string())];
     let with = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> { base.iter().cloned().chain(extra.iter().cloned()).collect() };
     // Client secret.
     assert_decrypts(&file, &with(&[("AZURE_CLIENT_SECRET", "az-secret-value".into())]), &reference);

@@ -88,6 +88,8 @@ OAEP256 = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA25
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # One segment per answer, no Nagle wait on the second write (headers, then body).
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
