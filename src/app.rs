@@ -173,15 +173,42 @@ fn manifest_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens the data keys of every encrypted manifest of a plain directory together (files
+/// are rendered one by one, but their key-service round trips need not be).
+fn prefetch_files(texts: &[(String, String)], keyring: &Keyring) {
+    use rayon::prelude::*;
+    let manifests: Vec<Vec<Item>> = texts
+        .par_iter()
+        .filter(|(_, t)| t.contains("sops"))
+        .flat_map_iter(|(rel, text)| {
+            let docs: Vec<Value> = if rel.ends_with(".json") {
+                crate::sops::stores::json::parse(text).into_iter().collect()
+            } else {
+                parse_documents(text, Limits::default()).map(|d| d.into_iter().map(|d| d.root).collect()).unwrap_or_default()
+            };
+            docs.into_iter().filter_map(|v| match v {
+                Value::Map(items) if crate::render::has_sops(&items) => Some(items),
+                _ => None,
+            })
+        })
+        .collect();
+    crate::render::prefetch_manifests(manifests.iter().map(|m| m.as_slice()), keyring);
+}
+
 /// A plain directory: every manifest file in name order; ksops generator configs run (with
 /// the app directory as working directory) and are replaced by what they generate.
 fn plain(dir: &Path, keyring: &Keyring, opts: RenderOptions) -> Result<String, RenderError> {
     let mut files = Vec::new();
     manifest_files(dir, &mut files).map_err(|e| RenderError::new(format!("cannot list {}: {}", dir.display(), e.kind())))?;
+    let mut texts = Vec::with_capacity(files.len());
+    for f in &files {
+        let rel = f.strip_prefix(dir).unwrap_or(f).display().to_string();
+        let text = std::fs::read_to_string(f).map_err(|e| RenderError::new(format!("cannot read: {}", e.kind())).in_file(&rel))?;
+        texts.push((rel, text));
+    }
+    prefetch_files(&texts, keyring);
     let mut out = String::new();
-    for f in files {
-        let rel = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
-        let text = std::fs::read_to_string(&f).map_err(|e| RenderError::new(format!("cannot read: {}", e.kind())).in_file(&rel))?;
+    for (rel, text) in texts {
         let rendered = if rel.ends_with(".json") {
             let tree = crate::sops::stores::json::parse(&text).map_err(|e| RenderError::new(e.to_string()).in_file(&rel))?;
             match tree {

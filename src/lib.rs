@@ -12,6 +12,10 @@
 //! - [`app`]: `kunseal render`, for Argo CD's Config Management Plugin.
 //! - [`cli`]: the command line of `../shared/docs/CLI.md`.
 
+// RenderError carries the file, resource and field path every message must name; errors are
+// the cold path, so their size is not worth a box at each of the many sites that build one.
+#![allow(clippy::result_large_err)]
+
 pub mod app;
 pub mod cli;
 pub mod generator;

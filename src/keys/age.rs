@@ -1,4 +1,5 @@
-//! age identities (X25519 and SSH ed25519/RSA), found where sops looks for them
+//! age identities (X25519, post-quantum ML-KEM-768 + X25519 — see `age_pq.rs` — and SSH
+//! ed25519/RSA), found where sops looks for them
 //! (`age/keysource.go`): `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`,
 //! `SOPS_AGE_SSH_PRIVATE_KEY_FILE` (else `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`) and
 //! `$XDG_CONFIG_HOME/sops/age/keys.txt`. The stanza is an armored age file whose payload is
@@ -106,7 +107,19 @@ pub fn split_command(s: &str) -> Option<Vec<String>> {
 }
 
 fn parse_identity_text(text: &str, origin: &str, ids: &mut Vec<Identity>, problems: &mut Vec<String>) {
-    match age::IdentityFile::from_buffer(text.as_bytes()).and_then(|f| f.into_identities().map_err(std::io::Error::other)) {
+    // Post-quantum identities first: the age crate's parser does not know them yet.
+    let (pq, rest) = super::age_pq::split_identities(text);
+    let rest = Zeroizing::new(rest);
+    for id in pq {
+        match id {
+            Ok(id) => ids.push(Box::new(id)),
+            Err(e) => problems.push(format!("{origin}: {e}")),
+        }
+    }
+    if rest.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return;
+    }
+    match age::IdentityFile::from_buffer(rest.as_bytes()).and_then(|f| f.into_identities().map_err(std::io::Error::other)) {
         Ok(list) => ids.extend(list),
         Err(_) => problems.push(format!("{origin}: not a valid age identity list")),
     }

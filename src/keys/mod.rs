@@ -8,6 +8,7 @@
 //! unwrapped concurrently; each distinct wrapped key is unwrapped once per run.
 
 pub mod age;
+pub mod age_pq;
 #[cfg(feature = "aws-kms")]
 pub mod aws_kms;
 #[cfg(feature = "azure-kv")]

@@ -194,6 +194,13 @@ fn aws_kms_through_moto_with_context_role_and_profile() {
     for f in [&plain_ctx, &with_ctx] {
         assert_decrypts(f, &aws, &reference(f));
     }
+    // The service-specific endpoint variable alone.
+    let kms_only = [
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_ENDPOINT_URL_KMS", moto.url()),
+    ];
+    assert_decrypts(&with_ctx, &kms_only, &reference(&with_ctx));
 
     // A wrong context fails closed, naming the service, the key and the status.
     let wrong = write(dir.path(), "wrong.yaml", &std::fs::read_to_string(&with_ctx).unwrap().replace("env: prod", "env: dev"));
@@ -330,6 +337,40 @@ fn vault_namespace_is_sent() {
     assert_failed_clean(&decrypt(&file, &[("VAULT_TOKEN", "tok".into())]), &[PLAIN_VALUE]);
 }
 
+#[test]
+fn vault_over_tls_with_a_ca_a_client_certificate_or_no_verification() {
+    let Some(sops) = util::sops() else { return };
+    let dir = util::tempdir();
+    let tls = dir.path().join("tls");
+    let Some(vault) = standin(&["--vault-token", "vt", "--tls-dir", tls.to_str().unwrap(), "--tls-client-auth"]) else { return };
+    let url = format!("https://127.0.0.1:{}", vault.port);
+    let pem = |n: &str| tls.join(n).display().to_string();
+    let env = [
+        ("VAULT_TOKEN", "vt".to_string()),
+        ("VAULT_CACERT", pem("ca.pem")),
+        ("VAULT_CLIENT_CERT", pem("client.pem")),
+        ("VAULT_CLIENT_KEY", pem("client-key.pem")),
+    ];
+    let plain = write(dir.path(), "p.yaml", SECRET);
+    let mut c = sops_cmd(&sops, dir.path());
+    c.env("VAULT_ADDR", &url).envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    c.args(["encrypt", "--hc-vault-transit", &format!("{url}/v1/sops/keys/tls")]).arg(&plain);
+    let file = write(dir.path(), "tls.yaml", std::str::from_utf8(&ok(c)).unwrap());
+    let reference = {
+        let mut c = sops_cmd(&sops, dir.path());
+        c.envs(env.iter().map(|(k, v)| (*k, v.as_str()))).arg("decrypt").arg(&file);
+        ok(c)
+    };
+    assert_decrypts(&file, &env, &reference);
+    // Without the CA the server is not trusted; without the client certificate it refuses.
+    let out = decrypt(&file, &[env[0].clone(), env[2].clone(), env[3].clone()]);
+    assert_failed_clean(&out, &[PLAIN_VALUE]);
+    assert!(stderr(&out).contains("Vault transit"), "{}", stderr(&out));
+    assert_failed_clean(&decrypt(&file, &env[..2]), &[PLAIN_VALUE]);
+    // VAULT_SKIP_VERIFY trusts any server certificate (the client certificate still goes).
+    assert_decrypts(&file, &[env[0].clone(), env[2].clone(), env[3].clone(), ("VAULT_SKIP_VERIFY", "true".into())], &reference);
+}
+
 /// A real sops file (age), with its age entry replaced by `keys_yaml` (sops' metadata
 /// layout, indented as sops writes it); returns the new file and the data key.
 fn rekeyed(sops: &Path, dir: &Path, name: &str, wrap: impl Fn(&[u8]) -> String) -> (PathBuf, Vec<u8>, Vec<u8>) {
@@ -448,6 +489,8 @@ fn gcp_kms_rest_stand_in_with_every_credential_source() {
     let out = decrypt(&file, &[endpoint.clone(), ("GOOGLE_CREDENTIALS", forged.to_string())]);
     assert_failed_clean(&out, &[PLAIN_VALUE, "PRIVATE KEY"]);
     assert!(stderr(&out).contains("GCP service account kunseal-test@stand-in.iam.gserviceaccount.com: HTTP 400: Invalid JWT Signature"), "{}", stderr(&out));
+    // The metadata server, as on GCE and GKE.
+    assert_decrypts(&file, &[endpoint.clone(), ("GCE_METADATA_HOST", format!("127.0.0.1:{}", gcp.port))], &reference);
     // No credentials anywhere (the metadata server does not answer here).
     let out = decrypt(&file, &[endpoint]);
     assert_failed_clean(&out, &[PLAIN_VALUE]);

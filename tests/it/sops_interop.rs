@@ -282,3 +282,64 @@ fn tampering_fails_closed() {
     // Resource named in errors.
     check("named.yaml", &text.replace("name: app", "name: app2"), "Secret prod/app2");
 }
+
+#[test]
+fn post_quantum_age_identities() {
+    use kunseal::keys::age_pq::PqIdentity;
+    let Some(sops) = sops() else { return };
+    let dir = tempdir();
+    // A fresh ML-KEM-768 + X25519 identity; the real sops encrypts to its recipient.
+    let id = PqIdentity::generate();
+    let secret = id.to_secret_string();
+    let recipient = id.recipient().unwrap();
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: pq\nstringData:\n  key: post-quantum-value\n";
+    std::fs::write(dir.path().join("pq.yaml"), plain).unwrap();
+    let mut c = sops_cmd(&sops, dir.path());
+    c.args(["encrypt", "--encrypted-regex", "^stringData$", "--age", &recipient, "pq.yaml"]);
+    let enc = String::from_utf8(ok(c)).unwrap();
+    assert!(enc.contains("recipient: age1pq1"), "{enc}");
+    let file = dir.path().join("pq.enc.yaml");
+    std::fs::write(&file, &enc).unwrap();
+    // Beside an X25519 key in the same key file, as people keep them.
+    let (x25519, _) = age_key();
+    let keys = dir.path().join("keys.txt");
+    std::fs::write(&keys, format!("# x25519\n{x25519}\n# post-quantum\n{}\n", secret.as_str())).unwrap();
+    let mut s = sops_cmd(&sops, dir.path());
+    s.env("SOPS_AGE_KEY_FILE", &keys).arg("decrypt").arg(&file);
+    let want = ok(s);
+    let mut k = kunseal();
+    k.env("SOPS_AGE_KEY_FILE", &keys).arg("decrypt").arg(&file);
+    assert_eq!(String::from_utf8_lossy(&ok(k)), String::from_utf8_lossy(&want));
+    assert!(String::from_utf8_lossy(&want).contains("post-quantum-value"));
+    // Another post-quantum identity does not open it, and says so without the value.
+    let mut k = kunseal();
+    k.env("SOPS_AGE_KEY", PqIdentity::generate().to_secret_string().as_str()).arg("decrypt").arg(&file);
+    let out = run(k, None);
+    assert_failed_clean(&out, &["post-quantum-value", secret.as_str()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no identity matches"), "{}", String::from_utf8_lossy(&out.stderr));
+    // A damaged post-quantum identity is reported as such.
+    let mut k = kunseal();
+    k.env("SOPS_AGE_KEY", "AGE-SECRET-KEY-PQ-1QQQQ").arg("decrypt").arg(&file);
+    let out = run(k, None);
+    assert_failed_clean(&out, &["post-quantum-value"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("post-quantum age identity"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The fixture sops 3.12.1 wrote (fluxcd's test data), when ../shared is present.
+    let fx = repo().join("../shared/fixtures/age-pq");
+    if !fx.exists() {
+        eprintln!("skipping the age-pq fixture: ../shared/fixtures not present");
+        return;
+    }
+    let idfile = fx.join("age-pq-identity.txt");
+    let text = std::fs::read_to_string(&idfile).unwrap();
+    let public = text.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap();
+    let line = text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-PQ-1")).unwrap();
+    assert_eq!(PqIdentity::parse(line).unwrap().recipient().unwrap(), public, "the recipient is derived as age derives it");
+    let mut s = sops_cmd(&sops, dir.path());
+    s.env("SOPS_AGE_KEY_FILE", &idfile).arg("decrypt").arg(fx.join("age-pq.enc.yaml"));
+    let want = ok(s);
+    let mut k = kunseal();
+    k.env("SOPS_AGE_KEY_FILE", &idfile).arg("decrypt").arg(fx.join("age-pq.enc.yaml"));
+    assert_eq!(String::from_utf8_lossy(&ok(k)), String::from_utf8_lossy(&want));
+    assert!(String::from_utf8_lossy(&want).contains("key: value"));
+}

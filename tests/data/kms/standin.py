@@ -12,6 +12,11 @@
   /<tenant>/oauth2/v2.0/token (client secret or federated assertion), GET /msi/token
   (managed identity, X-IDENTITY-HEADER).
 
+GET /computeMetadata/v1/instance/service-accounts/default/token answers as GCP's metadata
+server. --tls-dir DIR serves HTTPS with a certificate for 127.0.0.1 from a throw-away CA
+(DIR/ca.pem; DIR/client.pem and DIR/client-key.pem are a client certificate from the same
+CA, required with --tls-client-auth).
+
 Key operations answer after --delay-ms; the first --fail-first of them answer 503 (retries).
 GET /_stats counts key operations (the distinct ciphertexts asked to decrypt, the most in
 flight at once); POST /_reset clears the counts; POST /_config {"delay_ms", "fail_first"}
@@ -139,6 +144,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, {"ops": stats["ops"], "distinct_decrypted": len(stats["decrypted"]), "tokens": stats["tokens"],
                                  "max_inflight": stats["max_inflight"]})
             return
+        if u.path == "/computeMetadata/v1/instance/service-accounts/default/token":
+            if self.headers.get("Metadata-Flavor") != "Google":
+                return self.reply(403, {"error": "missing Metadata-Flavor header"})
+            return self.reply(200, {"access_token": issue_token(), "expires_in": 3599, "token_type": "Bearer"})
         if u.path == "/msi/token":
             q = parse_qs(u.query)
             if not args.identity_header or self.headers.get("X-IDENTITY-HEADER") != args.identity_header:
@@ -300,6 +309,48 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, {"access_token": issue_token(), "expires_in": 3599, "token_type": "Bearer"})
 
 
+def serve_tls(server, d, client_auth):
+    import datetime
+    import ipaddress
+    import ssl
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    def pem_key(k):
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+    def cert(subject, key, issuer, issuer_key, ca, san=None):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca = cert("kunseal test CA", ca_key, "kunseal test CA", ca_key, True)
+    srv_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    srv = cert("127.0.0.1", srv_key, "kunseal test CA", ca_key, False, [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    cli_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cli = cert("kunseal test client", cli_key, "kunseal test CA", ca_key, False)
+    os.makedirs(d, exist_ok=True)
+    files = {"ca.pem": ca.public_bytes(serialization.Encoding.PEM), "server.pem": srv.public_bytes(serialization.Encoding.PEM),
+             "server-key.pem": pem_key(srv_key), "client.pem": cli.public_bytes(serialization.Encoding.PEM),
+             "client-key.pem": pem_key(cli_key)}
+    for name, data in files.items():
+        with open(os.path.join(d, name), "wb") as fh:
+            fh.write(data)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server-key.pem"))
+    if client_auth:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(os.path.join(d, "ca.pem"))
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+
+
 def main():
     global args, gcp_account
     p = argparse.ArgumentParser()
@@ -315,8 +366,12 @@ def main():
     p.add_argument("--azure-federated-token", default="")
     p.add_argument("--identity-header", default="")
     p.add_argument("--write-gcp-sa", default="")
+    p.add_argument("--tls-dir", default="")
+    p.add_argument("--tls-client-auth", action="store_true")
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if args.tls_dir:
+        serve_tls(server, args.tls_dir, args.tls_client_auth)
     server.daemon_threads = True
     port = server.server_address[1]
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
