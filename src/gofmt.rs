@@ -76,7 +76,7 @@ pub fn format_json_float(f: f64) -> Option<String> {
         return None;
     }
     let abs = f.abs();
-    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let (neg, digits, exp) = shortest_digits(f);
         Some(format_exp(neg, &digits, exp, 1))
     } else {

@@ -6,6 +6,7 @@ use crate::tree::{Item, Value};
 /// xorshift64*: deterministic trees per seed.
 pub struct Rng(pub u64);
 impl Rng {
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;

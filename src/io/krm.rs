@@ -102,7 +102,10 @@ pub fn process(list: &[Item], cwd: &Path, keyring: &Keyring, opts: RenderOptions
         Keep(Vec<Item>),
         Generated(Vec<Vec<Item>>),
     }
-    let done: Vec<Result<Done, (RenderError, Option<Vec<Item>>)>> = items
+    /// What became of one item: kept (decrypted, unsealed or as it was), generated, or the
+    /// error with the item it concerns.
+    type Outcome = Result<Done, (RenderError, Option<Vec<Item>>)>;
+    let done: Vec<Outcome> = items
         .into_par_iter()
         .map(|item| {
             if generator::is_config(&item) {

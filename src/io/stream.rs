@@ -63,7 +63,7 @@ pub fn render(text: &str, keyring: &Keyring, opts: RenderOptions) -> Result<Stri
         .par_iter()
         .enumerate()
         .map(|(i, c)| {
-            if !carries_sops(c.body) && !(unseal && maybe_sealed(c.body)) {
+            if !(carries_sops(c.body) || (unseal && maybe_sealed(c.body))) {
                 return Ok(Doc::Untouched);
             }
             let name = format!("document {} of the stream", i + 1);

@@ -31,8 +31,10 @@ pub fn pkcs1_to_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
     tlv(0x30, &body)
 }
 
-/// One TLV: (tag, whole element, contents).
-fn read(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One TLV: (tag, whole element, contents, rest).
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+fn read(input: &[u8]) -> Option<Tlv<'_>> {
     let tag = *input.first()?;
     let first = *input.get(1)? as usize;
     let (len, hdr) = if first < 0x80 {

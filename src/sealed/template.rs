@@ -207,7 +207,7 @@ mod tests {
         let data: BTreeMap<String, String> = [("foo".to_string(), "bar".to_string()), ("my-key".into(), " x<y ".into())].into();
         assert_eq!(render("secret {{ index . \"foo\" }} !", &data).unwrap(), "secret bar !");
         assert_eq!(render("{{ .foo | upper | quote }}", &data).unwrap(), "\"BAR\"");
-        assert_eq!(render("{{ toJson (index . \"my-key\") }}", &data).is_err(), true);
+        assert!(render("{{ toJson (index . \"my-key\") }}", &data).is_err());
         assert_eq!(render("{{ index . \"my-key\" | trim | toJson }}", &data).unwrap(), "\"x\\u003cy\"");
         assert_eq!(render("a:{{- .foo | b64enc }}", &data).unwrap(), "a:YmFy");
         assert_eq!(render("{{ printf \"%s-%s\" .foo .foo }}", &data).unwrap(), "bar-bar");

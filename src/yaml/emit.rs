@@ -355,7 +355,7 @@ fn analyze(s: &str) -> Analysis {
     let (mut space_break, mut break_space, mut special, mut tabs, mut line_breaks) = (false, false, false, false, false);
     for (i, &c) in chars.iter().enumerate() {
         let next = chars.get(i + 1).copied();
-        let followed_by_blank = next.map_or(true, |x| x == ' ' || x == '\t' || x == '\n' || x == '\r');
+        let followed_by_blank = next.is_none_or(|x| x == ' ' || x == '\t' || x == '\n' || x == '\r');
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => plain_ok = false,

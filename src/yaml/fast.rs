@@ -475,7 +475,7 @@ impl<'s> P<'s> {
             let l = &self.lines[self.i];
             if l.is_blank() {
                 // Spaces beyond the block's indentation would be content: leave those to saphyr.
-                if block_indent.map_or(true, |b| l.raw.len() > b) {
+                if block_indent.is_none_or(|b| l.raw.len() > b) {
                     return None;
                 }
                 empty += 1;

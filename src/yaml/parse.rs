@@ -376,7 +376,7 @@ fn is_yaml_style_float(s: &str) -> bool {
 
 fn go_parse_float(s: &str) -> Option<f64> {
     // Go's ParseFloat accepts what Rust's does for decimal forms; reject Rust-only spellings.
-    if s.bytes().any(|c| c.is_ascii_alphabetic() && c != 'e' as u8 && c != 'E' as u8) {
+    if s.bytes().any(|c| c.is_ascii_alphabetic() && c != b'e' && c != b'E') {
         return None;
     }
     s.parse().ok()
@@ -666,7 +666,7 @@ impl<'s> Builder<'s> {
                     }
                 }
                 // A document with no content (only comments, or `---` alone) is an empty map.
-                if self.docs.last().map_or(true, |d| d.start != self.doc_start) {
+                if self.docs.last().is_none_or(|d| d.start != self.doc_start) {
                     let head: Vec<Item> = self.doc_head.drain(..).map(Item::Comment).collect();
                     self.docs.push(Document { root: if head.is_empty() { Value::Null } else { Value::Map(head) }, start: self.doc_start, end: start });
                 }
