@@ -22,16 +22,9 @@ use crate::util::{self, assert_failed_clean, kunseal, ok, run, sops_cmd};
 const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\ntype: Opaque\nstringData:\n  password: hunter2-kms\n  user: admin\n";
 const PLAIN_VALUE: &str = "hunter2-kms";
 
+/// The Python of .tools/kms-venv (moto, boto3, cryptography).
 fn kms_python() -> Option<PathBuf> {
-    let p = util::repo().join(".tools/kms-venv/bin/python");
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("KUNSEAL_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("moto and the key-service stand-in need .tools/kms-venv (KUNSEAL_REQUIRE_TOOLS=1); run scripts/setup-tools.sh");
-    }
-    eprintln!("skipping: .tools/kms-venv not found (run scripts/setup-tools.sh)");
-    None
+    util::tool("moto and the key-service stand-in (.tools/kms-venv)", [Some(util::repo().join(".tools/kms-venv/bin/python"))])
 }
 
 /// A server process, killed when dropped.

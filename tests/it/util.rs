@@ -26,22 +26,22 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The real sops binary, or None (then the test is skipped, unless the tools are required).
-pub fn sops() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("KUNSEAL_SOPS").map(PathBuf::from),
-        Some(repo().join(".tools/bin/sops")),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if c.exists() {
-            return Some(c);
-        }
+/// The first candidate path that exists, or None: then the test is skipped, unless the
+/// tools are required (`KUNSEAL_REQUIRE_TOOLS=1`, as in CI), when it fails.
+pub fn tool(what: &str, candidates: impl IntoIterator<Item = Option<PathBuf>>) -> Option<PathBuf> {
+    if let Some(found) = candidates.into_iter().flatten().find(|c| c.exists()) {
+        return Some(found);
     }
     if std::env::var("KUNSEAL_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("sops is required (KUNSEAL_REQUIRE_TOOLS=1) but was not found; run scripts/setup-tools.sh");
+        panic!("{what} is required (KUNSEAL_REQUIRE_TOOLS=1) but was not found; run scripts/setup-tools.sh");
     }
-    eprintln!("skipping: sops not found (run scripts/setup-tools.sh)");
+    eprintln!("skipping: {what} not found (run scripts/setup-tools.sh)");
     None
+}
+
+/// The real sops binary.
+pub fn sops() -> Option<PathBuf> {
+    tool("sops", [std::env::var_os("KUNSEAL_SOPS").map(PathBuf::from), Some(repo().join(".tools/bin/sops"))])
 }
 
 pub fn sops_cmd(sops: &Path, dir: &Path) -> Command {
