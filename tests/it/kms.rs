@@ -650,3 +650,41 @@ fn a_render_unwraps_concurrently_once_per_distinct_key_and_within_the_bound() {
     }
     vault.config(json!({"delay_ms": 0}));
 }
+
+#[test]
+fn a_ksops_generator_opens_its_files_keys_together() {
+    let (Some(sops), Some(vault)) = (util::sops(), standin(&["--vault-token", "vt"])) else { return };
+    let dir = util::tempdir();
+    let n = 8;
+    let mut files = String::new();
+    for i in 0..n {
+        vault_encrypt(&sops, dir.path(), &vault, "vt", "gen", &format!("s{i}.yaml"), &SECRET.replace("name: db", &format!("name: db-{i}")));
+        files.push_str(&format!("  - ./s{i}.yaml\n"));
+    }
+    // A dotenv file for secretFrom, also through Vault.
+    let env_plain = write(dir.path(), "app.plain.env", "API_TOKEN=tok-from-vault\n");
+    let mut c = sops_cmd(&sops, dir.path());
+    c.env("VAULT_ADDR", vault.url()).env("VAULT_TOKEN", "vt");
+    c.args(["encrypt", "--hc-vault-transit", &format!("{}/v1/sops/keys/gen", vault.url())]).arg(&env_plain);
+    write(dir.path(), "app.enc.env", std::str::from_utf8(&ok(c)).unwrap());
+    let config = write(
+        dir.path(),
+        "generator.yaml",
+        &format!(
+            "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: gen\nfiles:\n{files}secretFrom:\n  - metadata:\n      name: app-env\n    envs:\n      - ./app.enc.env\n"
+        ),
+    );
+    vault.config(json!({"delay_ms": 100}));
+    vault.reset();
+    let mut c = kunseal();
+    c.current_dir(dir.path()).env("VAULT_TOKEN", "vt").arg(&config);
+    let out = run(c, None);
+    vault.config(json!({"delay_ms": 0}));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("password: hunter2-kms").count(), n, "{text}");
+    assert!(text.contains("API_TOKEN: tok-from-vault"), "{text}");
+    let stats = vault.stats();
+    assert_eq!(stats["ops"]["vault.decrypt"].as_u64(), Some(n as u64 + 1), "{stats}");
+    assert!(stats["max_inflight"].as_u64().unwrap() > 1, "the generator's files were opened together: {stats}");
+}
