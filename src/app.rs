@@ -179,7 +179,7 @@ fn prefetch_files(texts: &[(String, String)], keyring: &Keyring) {
     use rayon::prelude::*;
     let manifests: Vec<Vec<Item>> = texts
         .par_iter()
-        .filter(|(_, t)| t.contains("sops"))
+        .filter(|(_, t)| t.contains("sops") && crate::render::may_name_key_service(t))
         .flat_map_iter(|(rel, text)| {
             let docs: Vec<Value> = if rel.ends_with(".json") {
                 crate::sops::stores::json::parse(text).into_iter().collect()

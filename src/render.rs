@@ -187,17 +187,27 @@ fn put_back(items: &mut [Item], aside: SetAside) {
     }
 }
 
+/// The `sops` fields under which key-service keys sit (key groups may hold them too).
+const KEY_SERVICE_FIELDS: [&str; 5] = ["kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups"];
+
+/// Whether a file's text may hold a `sops` block naming a key service: a glance that spares
+/// parsing files whose keys are all local.
+pub fn may_name_key_service(text: &str) -> bool {
+    KEY_SERVICE_FIELDS.iter().any(|f| text.contains(f))
+}
+
 /// Opens, all at once, the data keys of the manifests whose `sops` block names a key service
 /// (see [`Keyring::prefetch`]); manifests with only local keys cost a glance.
 pub fn prefetch_manifests<'a>(manifests: impl Iterator<Item = &'a [Item]>, keyring: &Keyring) {
-    const REMOTE: [&str; 5] = ["kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups"];
     let mds: Vec<Metadata> = manifests
-        .filter_map(|items| match map_get(items, "sops") {
-            Some(Value::Map(sops)) => Some(sops),
-            _ => None,
+        .filter_map(|items| map_get(items, "sops"))
+        .filter(|sops| match sops {
+            Value::Map(entries) => {
+                entries.iter().any(|i| matches!(i, Item::Entry(k, Value::Seq(v)) if !v.is_empty() && KEY_SERVICE_FIELDS.contains(&k.as_str())))
+            }
+            _ => false,
         })
-        .filter(|sops| sops.iter().any(|i| matches!(i, Item::Entry(k, Value::Seq(v)) if !v.is_empty() && REMOTE.contains(&k.as_str()))))
-        .filter_map(|sops| Metadata::from_json(to_json(&Value::Map(sops.clone()))).ok())
+        .filter_map(|sops| Metadata::from_json(to_json(sops)).ok())
         .collect();
     keyring.prefetch(&mds.iter().collect::<Vec<_>>());
 }

@@ -5,9 +5,8 @@
 use rayon::prelude::*;
 
 use crate::keys::Keyring;
-use crate::tree::Item;
 use crate::render::{decrypt_manifest, RenderError, RenderOptions};
-use crate::tree::Value;
+use crate::tree::{Item, Value};
 use crate::yaml::{parse_documents, Limits};
 
 /// One document: the separator line before it (if any) and its text.

@@ -69,6 +69,12 @@ pub enum DataKeyError {
 
 type Unwrapped = Result<Zeroizing<Vec<u8>>, KeyError>;
 
+/// `KUNSEAL_KMS_CONCURRENCY`: key-service requests in flight at most (default 16, 1–1024);
+/// the keyring's prefetch and the services' shared runtime both keep to it.
+pub fn concurrency_from_env() -> usize {
+    crate::env_nonempty("KUNSEAL_KMS_CONCURRENCY").and_then(|v| v.trim().parse().ok()).unwrap_or(16usize).clamp(1, 1024)
+}
+
 /// All backends, the decryption order, and a cache so that a wrapped key shared by many
 /// files is unwrapped once per run (also when two threads ask for it at the same time).
 pub struct Keyring {
@@ -106,7 +112,7 @@ impl Keyring {
         #[cfg(feature = "hc-vault")]
         backends.push(Box::new(hc_vault::VaultBackend::from_env()));
         let mut k = Keyring::new(backends, order);
-        k.concurrency = crate::env_nonempty("KUNSEAL_KMS_CONCURRENCY").and_then(|v| v.trim().parse().ok()).unwrap_or(16usize).clamp(1, 1024);
+        k.concurrency = concurrency_from_env();
         k.sealed_spec = crate::env_nonempty("KUNSEAL_SEALED_KEYS").filter(|s| !s.trim().is_empty());
         k
     }

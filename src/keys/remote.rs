@@ -29,7 +29,7 @@ impl Settings {
     pub fn from_env() -> Settings {
         let num = |name: &str, default: u64| crate::env_nonempty(name).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default);
         Settings {
-            concurrency: num("KUNSEAL_KMS_CONCURRENCY", 16).clamp(1, 1024) as usize,
+            concurrency: super::concurrency_from_env(),
             timeout: Duration::from_secs(num("KUNSEAL_KMS_TIMEOUT", 20).max(1)),
             retries: num("KUNSEAL_KMS_RETRIES", 3).min(20) as u32,
             backoff: Duration::from_millis(100),
